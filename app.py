@@ -1,0 +1,5 @@
+"""The WSGI entry point for gunicorn (`gunicorn app:app`)."""
+
+from inspector import create_app
+
+app = create_app()

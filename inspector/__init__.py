@@ -1,0 +1,109 @@
+"""Hookloupe: a self-hosted webhook inspector. `create_app()` builds the Flask app."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from pathlib import Path
+
+from flask import Flask
+
+from . import config as default_config
+from .db import db, engine_options
+
+# Settings that must stay text even when the environment value looks like JSON (e.g. "1234").
+_TEXT_SETTINGS = ("SECRET_KEY", "PASSWORD", "DATABASE_URL", "BASE_URL")
+
+
+def _resource_dir(name: str) -> str:
+    """templates/ and static/ live beside the package in a checkout or editable install,
+    and inside it in a built wheel (the build copies them there)."""
+    package_dir = Path(__file__).resolve().parent
+    inside = package_dir / name
+    return str(inside if inside.is_dir() else package_dir.parent / name)
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app from config.py defaults, `HOOKLOUPE_*` environment variables, then
+    `test_config`. Creates the instance folder, the secret key and the tables if missing."""
+    instance_path = os.path.abspath(os.environ.get("HOOKLOUPE_INSTANCE_PATH", "instance"))
+    app = Flask(
+        __name__,
+        instance_path=instance_path,
+        template_folder=_resource_dir("templates"),
+        static_folder=_resource_dir("static"),
+    )
+    app.config.from_object(default_config)
+    app.config.from_prefixed_env("HOOKLOUPE")
+    if test_config:
+        app.config.from_mapping(test_config)
+    for key in _TEXT_SETTINGS:
+        if app.config.get(key) is not None:
+            app.config[key] = str(app.config[key])
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or _instance_secret_key(app.instance_path)
+
+    url = database_url(app.config["DATABASE_URL"], app.instance_path)
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(url)
+    db.init_app(app)
+    with app.app_context():
+        _create_tables()
+
+    from .stream import StreamSlots
+    from .views import api, capture, pages, security
+
+    app.extensions["hookloupe.stream_slots"] = StreamSlots(int(app.config["STREAM_MAX_PER_WORKER"]))
+
+    capture.init_app(app)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    security.init_app(app)
+
+    if app.config["PRUNE_INTERVAL_S"] and not app.testing:
+        from .janitor import start_janitor
+
+        start_janitor(app)
+    return app
+
+
+def database_url(configured: str | None, instance_path: str) -> str:
+    """The SQLAlchemy URL: the configured one (plain `postgresql://` gets the psycopg 3
+    driver), or SQLite in the instance folder."""
+    if not configured:
+        return "sqlite:///" + os.path.join(instance_path, "hookloupe.db")
+    if configured.startswith(("postgres://", "postgresql://")):
+        return "postgresql+psycopg://" + configured.split("://", 1)[1]
+    return configured
+
+
+def _instance_secret_key(instance_path: str) -> str:
+    """Read instance/secret_key, creating it (mode 0600) on first start. Several workers may
+    start at once: exactly one creates the file, the others read it."""
+    path = os.path.join(instance_path, "secret_key")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):
+            key = Path(path).read_text().strip()
+            if key:
+                return key
+            time.sleep(0.05)
+        raise RuntimeError(f"{path} is empty; delete it to have a new key generated")
+    key = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def _create_tables() -> None:
+    """Create missing tables. Workers starting together may race on CREATE TABLE; the loser
+    simply finds the tables there on its second try."""
+    from . import models  # noqa: F401  (registers the tables)
+
+    try:
+        db.create_all()
+    except Exception:  # noqa: BLE001 - a concurrent CREATE; retry once, then let it raise
+        db.session.rollback()
+        db.create_all()

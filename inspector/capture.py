@@ -1,0 +1,184 @@
+"""Turn one raw inbound HTTP request (a WSGI environ) into an immutable `CapturedRequest`.
+
+This is the only module that reads the inbound request. It reads the body with a bound
+before anything could parse it, and hands on plain data: everything downstream is a plain
+function of a `CapturedRequest` (or of the stored row it becomes).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import parse_qsl, quote
+
+from werkzeug.wsgi import get_input_stream
+
+# Read the body in pieces of this size: large enough to be fast, small enough to stay bounded.
+_READ_CHUNK = 64 * 1024
+# After the limit we still drain (and count) the rest so the true size is known and the
+# client can read our 413; past this many bytes we stop reading and give up on the count.
+_DRAIN_CAP = 1024 * 1024 * 1024
+
+# CGI variables that are HTTP headers but carry no HTTP_ prefix in a WSGI environ.
+_UNPREFIXED_HEADERS = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
+
+
+@dataclass(frozen=True)
+class CapturedRequest:
+    """One request exactly as it arrived (within what WSGI preserves).
+
+    `path` is the sub-path after `/h/<bin>`, percent-encoded as sent: `""` for `/h/<bin>`,
+    `"/"` for `/h/<bin>/`. `headers` are `(name, value)` pairs in arrival order.
+    `body_size` is the true size even when `body` was cut at the limit (`body_truncated`).
+    """
+
+    method: str
+    path: str
+    query_string: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    body_size: int
+    body_truncated: bool
+    remote_addr: str
+    received_at: datetime
+    content_type: str = ""
+
+    def header(self, name: str) -> str | None:
+        """The first value of header `name` (case-insensitive), or None when absent."""
+        wanted = name.lower()
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                return value
+        return None
+
+    @property
+    def query(self) -> list[tuple[str, str]]:
+        """Query pairs in order, repeats and blank values kept."""
+        return query_pairs(self.query_string)
+
+
+def query_pairs(query_string: str) -> list[tuple[str, str]]:
+    """Decode a raw query string into `(name, value)` pairs; repeats and blanks are kept."""
+    return parse_qsl(query_string, keep_blank_values=True)
+
+
+def _wsgi_text(value: str) -> str:
+    """WSGI hands bytes on as latin-1 text; recover UTF-8 text where the bytes were UTF-8."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
+def header_pairs(environ: dict) -> tuple[tuple[str, str], ...]:
+    """Header pairs in the order the WSGI server recorded them (arrival order under gunicorn).
+
+    WSGI upper-cases names and the server joins repeated headers with ","; names are
+    rebuilt in the conventional Title-Case (see README, known limits).
+    """
+    pairs = []
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            name = "-".join(part.capitalize() for part in key[5:].split("_"))
+        elif key in _UNPREFIXED_HEADERS:
+            if not value:
+                continue
+            name = _UNPREFIXED_HEADERS[key]
+        else:
+            continue
+        pairs.append((name, _wsgi_text(value)))
+    return tuple(pairs)
+
+
+def read_body(stream, limit: int) -> tuple[bytes, int, bool]:
+    """Read at most `limit` bytes from `stream`, then drain the rest to learn the true size.
+
+    Returns `(body, true_size, truncated)`. Draining stops after `_DRAIN_CAP` bytes; the size
+    reported is then the count read so far (a lower bound).
+    """
+    parts = []
+    kept = 0
+    while kept <= limit:
+        piece = stream.read(min(_READ_CHUNK, limit + 1 - kept))
+        if not piece:
+            break
+        parts.append(piece)
+        kept += len(piece)
+    body = b"".join(parts)
+    if kept <= limit:
+        return body, kept, False
+    size = kept
+    while size < _DRAIN_CAP:
+        piece = stream.read(_READ_CHUNK)
+        if not piece:
+            break
+        size += len(piece)
+    return body[:limit], size, True
+
+
+def client_address(environ: dict, trusted_proxies: int) -> str:
+    """The client's address: `REMOTE_ADDR`, or with `trusted_proxies` = n the n-th address
+    from the right of `X-Forwarded-For` (the one our own outermost proxy saw).
+
+    A forwarded value that is not an IP address is ignored (hostile input).
+    """
+    remote = environ.get("REMOTE_ADDR", "") or ""
+    if trusted_proxies <= 0:
+        return remote
+    forwarded = [part.strip() for part in environ.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [part for part in forwarded if part]
+    if len(forwarded) < trusted_proxies:
+        return remote
+    candidate = forwarded[-trusted_proxies]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote
+
+
+def raw_path(environ: dict) -> str:
+    """The request path as sent (still percent-encoded) when the server kept it, else
+    PATH_INFO re-encoded. gunicorn and the Werkzeug server keep `RAW_URI`/`REQUEST_URI`."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        path = raw.split("?", 1)[0]
+        if path.startswith(("http://", "https://")):  # absolute-form request target
+            path = "/" + path.split("://", 1)[1].partition("/")[2]
+        return path
+    return quote(environ.get("PATH_INFO", ""), safe="/:@!$&'()*+,;=-._~%")
+
+
+def sub_path(full_path: str, bin_id: str) -> str:
+    """What follows `/h/<bin_id>` in `full_path` (`""` when nothing does)."""
+    prefix = f"/h/{bin_id}"
+    return full_path[len(prefix):] if full_path.startswith(prefix) else full_path
+
+
+def capture_request(
+    environ: dict, bin_id: str, *, max_body_bytes: int, trusted_proxies: int, received_at: datetime
+) -> CapturedRequest:
+    """Build the `CapturedRequest` for a WSGI request addressed to `/h/<bin_id>...`.
+
+    Reads the body from `wsgi.input` (bounded by `max_body_bytes`); must run before anything
+    else touches the input stream.
+    """
+    body, size, truncated = read_body(_input_stream(environ), max_body_bytes)
+    return CapturedRequest(
+        method=environ.get("REQUEST_METHOD", "GET").upper(),
+        path=sub_path(raw_path(environ), bin_id),
+        query_string=_wsgi_text(environ.get("QUERY_STRING", "")),
+        headers=header_pairs(environ),
+        body=body,
+        body_size=size,
+        body_truncated=truncated,
+        remote_addr=client_address(environ, trusted_proxies),
+        received_at=received_at,
+        content_type=environ.get("CONTENT_TYPE", "") or "",
+    )
+
+
+def _input_stream(environ: dict):
+    """The body stream, bounded by Content-Length unless the server marked it terminated
+    (chunked bodies under gunicorn); Werkzeug's helper makes exactly that choice."""
+    return get_input_stream(environ, safe_fallback=False)

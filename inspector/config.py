@@ -1,0 +1,32 @@
+"""Default settings; each is overridden by an environment variable `HOOKLOUPE_<NAME>`."""
+
+# Database URL; None means SQLite at instance/hookloupe.db.
+DATABASE_URL = None
+# Key for encrypting secrets and signing cookies; None means generate once into instance/.
+SECRET_KEY = None
+# Optional password guarding the UI and API (never /h/).
+PASSWORD = None
+# Bodies larger than this are answered 413 and stored truncated to this many bytes.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+# Oldest captures beyond this many per bin are pruned.
+MAX_REQUESTS_PER_BIN = 1000
+# Bins with no activity for this many days are deleted; 0 keeps them forever.
+BIN_TTL_DAYS = 30
+# Outbound forwarding: per-attempt timeout and attempts before giving up.
+FORWARD_TIMEOUT_S = 10
+FORWARD_MAX_ATTEMPTS = 5
+# How many proxies in front of us append to X-Forwarded-For; 0 trusts none of it.
+TRUSTED_PROXIES = 0
+# Public base URL used in the URLs we show (e.g. https://hooks.example.com); None = from the request.
+BASE_URL = None
+# Seconds between pruning passes of the background janitor; 0 disables the thread.
+PRUNE_INTERVAL_S = 30
+# How often an open event stream looks for new captures, and sends a keep-alive comment.
+STREAM_POLL_S = 0.2
+STREAM_HEARTBEAT_S = 10
+# An event stream closes after this long (the client reconnects with Last-Event-ID), so a
+# thread held by a stream is recycled.
+STREAM_MAX_S = 300
+# At most this many event streams per worker process; beyond it a stream gets 503 + retry, so
+# open pages can never take every thread away from capture.
+STREAM_MAX_PER_WORKER = 24

@@ -1,0 +1,59 @@
+"""The JSON shapes of DESIGN §4, built from stored rows as plain dicts."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+
+from .capture import query_pairs
+from .models import Bin, Capture
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 UTC with microseconds and a `Z`."""
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def bin_json(bin_: Bin, *, base_url: str, request_count: int, default_max: int) -> dict:
+    return {
+        "id": bin_.id,
+        "capture_url": f"{base_url}/h/{bin_.id}",
+        "inspect_url": f"{base_url}/bins/{bin_.id}",
+        "created_at": iso(bin_.created_at),
+        "request_count": request_count,
+        "max_requests": bin_.max_requests or default_max,
+        "response": {
+            "status": bin_.response_status,
+            "headers": [list(pair) for pair in bin_.response_headers or ()],
+            "body": bin_.response_body,
+            "delay_ms": bin_.response_delay_ms,
+        },
+        "forward": {"url": bin_.forward_url, "enabled": bin_.forward_enabled} if bin_.forward_url else None,
+    }
+
+
+def summary_json(row: Capture) -> dict:
+    """The Summary shape; reads no body bytes (list queries defer them)."""
+    return {
+        "id": row.id,
+        "received_at": iso(row.received_at),
+        "method": row.method,
+        "path": row.path,
+        "query_string": row.query_string,
+        "content_type": row.content_type,
+        "body_size": row.body_size,
+        "provider": None,
+        "signature": {"status": "none"},
+    }
+
+
+def request_json(row: Capture) -> dict:
+    """The full Request shape: Summary plus headers, query pairs, address and body."""
+    return summary_json(row) | {
+        "headers": [list(pair) for pair in row.headers],
+        "query": [list(pair) for pair in query_pairs(row.query_string)],
+        "remote_addr": row.remote_addr,
+        "body_base64": base64.b64encode(row.body).decode("ascii"),
+        "body_truncated": row.body_truncated,
+        "signature": {"status": "none", "scheme": None, "secret": None, "detail": "No provider detected."},
+    }

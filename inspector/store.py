@@ -1,0 +1,229 @@
+"""The one place that talks to the database: bins and captures, SQLAlchemy 2 style.
+
+Every function runs in the current Flask app context. Functions that look a row up return
+None (or False) when it is missing; none of them raises for a missing row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
+
+from .bins import ResponseSettings
+from .capture import CapturedRequest
+from .db import db
+from .models import Bin, Capture
+
+
+class BinExistsError(Exception):
+    """A bin with that id already exists."""
+
+
+def create_bin(bin_id: str, now: datetime) -> Bin:
+    """Insert a new bin; raise BinExistsError when the id is taken."""
+    bin_ = Bin(id=bin_id, created_at=now)
+    db.session.add(bin_)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise BinExistsError(bin_id) from None
+    return bin_
+
+
+def get_bin(bin_id: str) -> Bin | None:
+    """The bin, or None when there is no such bin."""
+    return db.session.get(Bin, bin_id)
+
+
+def save_bin_settings(
+    bin_: Bin,
+    *,
+    response: ResponseSettings | None = None,
+    forward: tuple[str, bool] | None | bool = False,
+    max_requests: int | None = None,
+) -> Bin:
+    """Apply the given settings (None / False = leave unchanged; forward=None clears it)."""
+    if response is not None:
+        bin_.response_status = response.status
+        bin_.response_headers = [list(pair) for pair in response.headers] or None
+        bin_.response_body = response.body
+        bin_.response_delay_ms = response.delay_ms
+    if forward is None:
+        bin_.forward_url, bin_.forward_enabled = None, False
+    elif forward is not False:
+        bin_.forward_url, bin_.forward_enabled = forward
+    if max_requests is not None:
+        bin_.max_requests = max_requests
+    db.session.commit()
+    return bin_
+
+
+def response_settings(bin_: Bin) -> ResponseSettings:
+    """The bin's configured answer as a plain value."""
+    return ResponseSettings(
+        status=bin_.response_status,
+        headers=tuple(tuple(pair) for pair in bin_.response_headers or ()),
+        body=bin_.response_body,
+        delay_ms=bin_.response_delay_ms,
+    )
+
+
+def delete_bin(bin_id: str) -> bool:
+    """Delete the bin and everything it holds; False when there was no such bin."""
+    db.session.execute(delete(Capture).where(Capture.bin_id == bin_id))
+    deleted = db.session.execute(delete(Bin).where(Bin.id == bin_id)).rowcount
+    db.session.commit()
+    return deleted > 0
+
+
+def add_capture(bin_id: str, captured: CapturedRequest) -> int:
+    """Store one capture and commit before returning its id.
+
+    Raises IntegrityError (after rolling back) when the bin vanished meanwhile.
+    """
+    row = Capture(
+        bin_id=bin_id,
+        received_at=captured.received_at,
+        method=captured.method,
+        path=captured.path,
+        query_string=captured.query_string,
+        headers=[list(pair) for pair in captured.headers],
+        remote_addr=captured.remote_addr,
+        content_type=captured.content_type,
+        body=captured.body,
+        body_size=captured.body_size,
+        body_truncated=captured.body_truncated,
+    )
+    db.session.add(row)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise
+    return row.id
+
+
+def list_captures(
+    bin_id: str, *, limit: int, before: int | None = None, after: int | None = None, q: str | None = None
+) -> list[Capture]:
+    """Captures of a bin, newest first, without their bodies loaded (an empty list when none).
+
+    `before`/`after` are exclusive id bounds; `q` is a substring searched (case-insensitively
+    for text fields) in method, path, query string, content type, remote address and body.
+    """
+    query = select(Capture).options(defer(Capture.body)).where(Capture.bin_id == bin_id)
+    if before is not None:
+        query = query.where(Capture.id < before)
+    if after is not None:
+        query = query.where(Capture.id > after)
+    if q:
+        query = query.where(
+            or_(
+                Capture.method.icontains(q, autoescape=True),
+                Capture.path.icontains(q, autoescape=True),
+                Capture.query_string.icontains(q, autoescape=True),
+                Capture.content_type.icontains(q, autoescape=True),
+                Capture.remote_addr.contains(q, autoescape=True),
+                Capture.body.contains(q.encode("utf-8"), autoescape=True),
+            )
+        )
+    return list(db.session.scalars(query.order_by(Capture.id.desc()).limit(limit)))
+
+
+def captures_since(bin_id: str, after_id: int, limit: int = 100) -> list[Capture]:
+    """Captures with id > after_id, oldest first (for event streams), bodies not loaded."""
+    query = (
+        select(Capture)
+        .options(defer(Capture.body))
+        .where(Capture.bin_id == bin_id, Capture.id > after_id)
+        .order_by(Capture.id)
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))
+
+
+def recent_captures(bin_id: str, since: datetime, limit: int = 100) -> list[Capture]:
+    """Captures received at or after `since`, oldest id first, bodies not loaded."""
+    query = (
+        select(Capture)
+        .options(defer(Capture.body))
+        .where(Capture.bin_id == bin_id, Capture.received_at >= since)
+        .order_by(Capture.id)
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))
+
+
+def get_capture(bin_id: str, capture_id: int) -> Capture | None:
+    """One capture of the bin with its body, or None when it is not in that bin."""
+    row = db.session.get(Capture, capture_id)
+    return row if row is not None and row.bin_id == bin_id else None
+
+
+def count_captures(bin_id: str) -> int:
+    """How many captures the bin holds (0 for an unknown bin)."""
+    return db.session.scalar(select(func.count()).select_from(Capture).where(Capture.bin_id == bin_id))
+
+
+def delete_capture(bin_id: str, capture_id: int) -> bool:
+    """Delete one capture; False when it is not in that bin."""
+    deleted = db.session.execute(
+        delete(Capture).where(Capture.bin_id == bin_id, Capture.id == capture_id)
+    ).rowcount
+    db.session.commit()
+    return deleted > 0
+
+
+def clear_captures(bin_id: str) -> int:
+    """Delete every capture of the bin; return how many there were."""
+    deleted = db.session.execute(delete(Capture).where(Capture.bin_id == bin_id)).rowcount
+    db.session.commit()
+    return deleted
+
+
+def last_activity(bin_: Bin) -> datetime:
+    """When the bin last received a capture, or its creation time if it never did."""
+    newest = db.session.scalar(select(func.max(Capture.received_at)).where(Capture.bin_id == bin_.id))
+    if newest is not None and newest.tzinfo is None:  # func.max bypasses the column type
+        newest = Capture.received_at.type.process_result_value(newest, db.engine.dialect)
+    return max(bin_.created_at, newest) if newest else bin_.created_at
+
+
+def prune(now: datetime, *, default_max: int, ttl_days: int) -> dict:
+    """Delete captures beyond each bin's cap (oldest first) and bins idle past the TTL.
+
+    Returns counts `{"captures": n, "bins": n}`. Safe to run from several processes at once.
+    """
+    pruned = 0
+    over = db.session.execute(
+        select(Capture.bin_id, func.count(), Bin.max_requests)
+        .join(Bin, Bin.id == Capture.bin_id)
+        .group_by(Capture.bin_id, Bin.max_requests)
+        .having(func.count() > func.coalesce(Bin.max_requests, default_max))
+    ).all()
+    for bin_id, _count, bin_max in over:
+        keep = bin_max or default_max
+        boundary = db.session.scalar(
+            select(Capture.id)
+            .where(Capture.bin_id == bin_id)
+            .order_by(Capture.id.desc())
+            .offset(keep - 1)
+            .limit(1)
+        )
+        if boundary is not None:
+            pruned += db.session.execute(
+                delete(Capture).where(Capture.bin_id == bin_id, Capture.id < boundary)
+            ).rowcount
+    db.session.commit()
+    expired = 0
+    if ttl_days > 0:
+        cutoff = now - timedelta(days=ttl_days)
+        recent = select(Capture.id).where(Capture.bin_id == Bin.id, Capture.received_at >= cutoff).exists()
+        stale = list(db.session.scalars(select(Bin.id).where(Bin.created_at < cutoff, ~recent)))
+        for bin_id in stale:
+            expired += int(delete_bin(bin_id))
+    return {"captures": pruned, "bins": expired}

@@ -1,0 +1,111 @@
+"""Server-sent event streams of new captures, read from the database (the only shared state).
+
+A stream polls for rows with id > the last one sent, so any worker on any host sees every
+capture. On PostgreSQL two captures can commit out of id order; a short look-back sends a
+row that committed late below the cursor, once.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+
+from flask import Flask
+
+from . import store
+from .models import Capture
+
+# How long after its arrival a capture may still commit below the cursor (PostgreSQL).
+LATE_COMMIT_WINDOW = timedelta(seconds=5)
+
+
+def sse_message(data: str, *, event: str | None = None, event_id: int | None = None) -> str:
+    """One SSE message; multi-line data becomes several `data:` lines."""
+    lines = []
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    if event:
+        lines.append(f"event: {event}")
+    lines.extend(f"data: {line}" for line in data.split("\n"))
+    return "\n".join(lines) + "\n\n"
+
+
+def parse_last_event_id(*candidates: str | None) -> int | None:
+    """The first candidate that is a non-negative integer, else None."""
+    for value in candidates:
+        if value is not None and value.strip().isdigit():
+            return int(value.strip())
+    return None
+
+
+def capture_events(
+    app: Flask,
+    bin_id: str,
+    last_id: int,
+    render: Callable[[Capture], str],
+    *,
+    event: str = "request",
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[str]:
+    """Yield SSE text: every capture of `bin_id` with id > `last_id`, in id order, as
+    `render(row)`; a comment as heartbeat; ends when the bin is deleted or after STREAM_MAX_S."""
+    poll = float(app.config["STREAM_POLL_S"])
+    heartbeat = float(app.config["STREAM_HEARTBEAT_S"])
+    started = last_beat = clock()
+    yield "retry: 1000\n\n"
+    lookback = app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+    with app.app_context():
+        seen = set() if not lookback else {row.id for row in _recent(bin_id)}
+    while clock() - started < float(app.config["STREAM_MAX_S"]):
+        with app.app_context():
+            rows = store.captures_since(bin_id, last_id)
+            if lookback:
+                late = [row for row in _recent(bin_id) if row.id < last_id and row.id not in seen]
+                rows = sorted(late + rows, key=lambda row: row.id)
+            messages = [sse_message(render(row), event=event, event_id=row.id) for row in rows]
+            if clock() - last_beat >= heartbeat and store.get_bin(bin_id) is None:
+                yield sse_message("bin deleted", event="bin_deleted")
+                return
+        for row in rows:
+            seen.add(row.id)
+            last_id = max(last_id, row.id)
+        if messages:
+            yield "".join(messages)
+            last_beat = clock()
+        elif clock() - last_beat >= heartbeat:
+            yield ": keep-alive\n\n"
+            last_beat = clock()
+        sleep(poll)
+
+
+def _recent(bin_id: str) -> list[Capture]:
+    return store.recent_captures(bin_id, datetime.now(timezone.utc) - LATE_COMMIT_WINDOW)
+
+
+def summary_data(summary: dict) -> str:
+    return json.dumps(summary, separators=(",", ":"))
+
+
+class StreamSlots:
+    """Caps concurrent streams in one worker process so they never hold every thread."""
+
+    def __init__(self, size: int):
+        self._slots = threading.BoundedSemaphore(size)
+
+    def try_take(self) -> bool:
+        return self._slots.acquire(blocking=False)
+
+    def give_back(self) -> None:
+        self._slots.release()
+
+
+def guarded(slots: StreamSlots, events: Iterator[str]) -> Iterator[str]:
+    """Wrap a stream so its slot is given back however it ends (client gone, error, done)."""
+    try:
+        yield from events
+    finally:
+        slots.give_back()
