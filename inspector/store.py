@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import LargeBinary, bindparam, delete, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 
@@ -128,10 +128,19 @@ def list_captures(
                 Capture.query_string.icontains(q, autoescape=True),
                 Capture.content_type.icontains(q, autoescape=True),
                 Capture.remote_addr.contains(q, autoescape=True),
-                Capture.body.contains(q.encode("utf-8"), autoescape=True),
+                _body_contains(q.encode("utf-8")),
             )
         )
     return list(db.session.scalars(query.order_by(Capture.id.desc()).limit(limit)))
+
+
+def _body_contains(needle: bytes):
+    """A byte-substring test on the body (LIKE does not work on SQLite blobs)."""
+    if db.engine.dialect.name == "sqlite":
+        return func.instr(Capture.body, needle) > 0
+    return text("position(:needle in captures.body) > 0").bindparams(
+        bindparam("needle", needle, type_=LargeBinary)
+    )
 
 
 def captures_since(bin_id: str, after_id: int, limit: int = 100) -> list[Capture]:

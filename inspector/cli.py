@@ -1,0 +1,73 @@
+"""The `hookloupe` command: serve (gunicorn with production settings)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def serve_options(host: str, port: int, workers: int, threads: int) -> dict:
+    """gunicorn settings. Threaded workers: an open live page holds one thread for its event
+    stream, and each worker caps streams (STREAM_MAX_PER_WORKER) below its thread count, so
+    some threads are always free for capture. The app is built in each worker (no preload):
+    database connections are never shared across a fork."""
+    return {
+        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        "timeout": 60,
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        "limit_request_line": 8190,
+        "limit_request_field_size": 16384,
+        "preload_app": False,
+        "errorlog": "-",
+        "loglevel": "info",
+    }
+
+
+def default_workers() -> int:
+    return max(2, min(os.cpu_count() or 1, 8))
+
+
+def serve(args: argparse.Namespace) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    options = serve_options(args.host, args.port, args.workers, args.threads)
+
+    class HookloupeServer(BaseApplication):
+        def load_config(self):
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            from inspector import create_app
+
+            return create_app()
+
+    HookloupeServer().run()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hookloupe", description="Self-hosted webhook inspector.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve_cmd = commands.add_parser("serve", help="run the server (gunicorn, production settings)")
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=8000)
+    serve_cmd.add_argument("--workers", type=int, default=default_workers())
+    serve_cmd.add_argument("--threads", type=int, default=32, help="threads per worker (default 32)")
+    serve_cmd.set_defaults(func=serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
