@@ -127,9 +127,9 @@ class LiveServer:
         return response.json()["id"]
 
 
-@pytest.fixture
-def live_server(tmp_path):
-    """A real gunicorn server on SQLite in tmp_path (2 workers)."""
-    server = LiveServer(tmp_path).start()
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory):
+    """A real gunicorn server on SQLite (2 workers), shared by the tests of one module."""
+    server = LiveServer(tmp_path_factory.mktemp("live")).start()
     yield server
     server.stop()
