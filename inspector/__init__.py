@@ -52,12 +52,13 @@ def create_app(test_config: dict | None = None) -> Flask:
         _create_tables()
 
     from .stream import StreamSlots
-    from .views import api, capture, pages, security
+    from .views import api, capture, pages, replay, security
 
     app.extensions["hookloupe.stream_slots"] = StreamSlots(int(app.config["STREAM_MAX_PER_WORKER"]))
 
     capture.init_app(app)
     app.register_blueprint(api.bp)
+    app.register_blueprint(replay.bp)
     app.register_blueprint(pages.bp)
     security.init_app(app)
 
@@ -65,6 +66,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         from .janitor import start_janitor
 
         start_janitor(app)
+    if app.config["FORWARDER"] and not app.testing:
+        from .delivery import start_forwarder
+
+        start_forwarder(app)
     return app
 
 

@@ -15,6 +15,11 @@ BIN_TTL_DAYS = 30
 # Outbound forwarding: per-attempt timeout and attempts before giving up.
 FORWARD_TIMEOUT_S = 10
 FORWARD_MAX_ATTEMPTS = 5
+# Networks never called by replay or forwarding (comma-separated): link-local and cloud
+# metadata addresses. Loopback and private networks stay allowed; add them here to lock down.
+FORWARD_DENY = "169.254.0.0/16,fe80::/10,100.100.100.200/32,fd00:ec2::254/128"
+# Run the auto-forward worker thread in each server process.
+FORWARDER = True
 # How many proxies in front of us append to X-Forwarded-For; 0 trusts none of it.
 TRUSTED_PROXIES = 0
 # Public base URL used in the URLs we show (e.g. https://hooks.example.com); None = from the request.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, LargeBinary, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from .db import db
@@ -66,3 +66,47 @@ class Capture(db.Model):
     body_truncated: Mapped[bool] = mapped_column(default=False)
 
     __table_args__ = (Index("ix_captures_bin_id_id", "bin_id", "id"),)
+
+
+class Delivery(db.Model):
+    """One attempt to send a capture to a target (a replay, or one try of an auto-forward)."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "replay" or "forward"
+    url: Mapped[str] = mapped_column(Text)
+    method: Mapped[str] = mapped_column(String(32))
+    attempt: Mapped[int]
+    status_code: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    elapsed_ms: Mapped[int]
+    # [[name, value], ...] as the target sent them.
+    response_headers: Mapped[list] = mapped_column(JSON)
+    response_body: Mapped[bytes] = mapped_column(LargeBinary)
+    # What was changed before sending (edits, re-signing), in words; None when sent as captured.
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTC_DATETIME)
+
+
+class ForwardJob(db.Model):
+    """A capture waiting to be auto-forwarded: the durable queue the forwarder drains.
+
+    A worker claims a job by setting `lease_token`/`lease_until` with a conditional UPDATE, so
+    two workers (or hosts) never send the same attempt; an expired lease is claimable again.
+    """
+
+    __tablename__ = "forward_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending, done, failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTC_DATETIME)
+    lease_token: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTC_DATETIME)
+    capture: Mapped[Capture] = relationship()
+
+    __table_args__ = (Index("ix_forward_jobs_due", "state", "next_attempt_at"),)

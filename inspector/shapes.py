@@ -6,7 +6,7 @@ import base64
 from datetime import datetime
 
 from .capture import query_pairs
-from .models import Bin, Capture
+from .models import Bin, Capture, Delivery
 
 
 def iso(moment: datetime) -> str:
@@ -56,4 +56,22 @@ def request_json(row: Capture) -> dict:
         "body_base64": base64.b64encode(row.body).decode("ascii"),
         "body_truncated": row.body_truncated,
         "signature": {"status": "none", "scheme": None, "secret": None, "detail": "No provider detected."},
+    }
+
+
+def delivery_json(row: Delivery) -> dict:
+    return {
+        "id": row.id,
+        "request_id": row.capture_id,
+        "kind": row.kind,
+        "method": row.method,
+        "url": row.url,
+        "status_code": row.status_code,
+        "error": row.error,
+        "elapsed_ms": row.elapsed_ms,
+        "response_headers": [list(pair) for pair in row.response_headers],
+        "response_body_base64": base64.b64encode(row.response_body).decode("ascii"),
+        "attempt": row.attempt,
+        "note": row.note,
+        "created_at": iso(row.created_at),
     }

@@ -11,6 +11,7 @@ from .. import store, stream
 from ..bins import InvalidInput, check_custom_name, new_bin_id, parse_forward, parse_max_requests, parse_response
 from ..db import db
 from ..shapes import bin_json, request_json, summary_json
+from .common import base_url, check_target, json_object
 
 bp = Blueprint("api", __name__)
 
@@ -21,11 +22,6 @@ DEFAULT_PAGE = 50
 @bp.errorhandler(InvalidInput)
 def _invalid_input(error: InvalidInput):
     return jsonify(error=str(error)), 400
-
-
-def base_url() -> str:
-    """The public base URL for links: BASE_URL when set, else what the client called."""
-    return (current_app.config.get("BASE_URL") or request.host_url).rstrip("/")
 
 
 def _bin_or_404(bin_id: str):
@@ -42,16 +38,6 @@ def _bin_payload(bin_) -> dict:
         request_count=store.count_captures(bin_.id),
         default_max=current_app.config["MAX_REQUESTS_PER_BIN"],
     )
-
-
-def _json_object() -> dict:
-    """The request's JSON object body ({} when empty); InvalidInput when it is not an object."""
-    if not request.get_data(cache=True):
-        return {}
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise InvalidInput("the request body must be a JSON object")
-    return data
 
 
 def _int_arg(name: str, *, low: int, high: int | None = None) -> int | None:
@@ -75,7 +61,7 @@ def healthz():
 
 @bp.post("/api/bins")
 def create_bin():
-    data = _json_object()
+    data = json_object()
     name = data.get("name")
     bin_id = check_custom_name(name) if name is not None else new_bin_id()
     try:
@@ -93,14 +79,17 @@ def show_bin(bin_id: str):
 @bp.patch("/api/bins/<bin_id>")
 def update_bin(bin_id: str):
     bin_ = _bin_or_404(bin_id)
-    data = _json_object()
+    data = json_object()
     unknown = set(data) - {"response", "forward", "max_requests"}
     if unknown:
         raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))}")
+    forward = parse_forward(data["forward"]) if "forward" in data else False
+    if forward:
+        check_target(forward[0])
     store.save_bin_settings(
         bin_,
         response=parse_response(data["response"]) if "response" in data else None,
-        forward=parse_forward(data["forward"]) if "forward" in data else False,
+        forward=forward,
         max_requests=parse_max_requests(data["max_requests"]) if "max_requests" in data else None,
     )
     return jsonify(_bin_payload(bin_))

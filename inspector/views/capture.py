@@ -10,7 +10,7 @@ from flask import Flask, Response, current_app, request
 from sqlalchemy.exc import IntegrityError
 from werkzeug.routing import Rule
 
-from .. import store
+from .. import outbound, store
 from ..bins import ResponseSettings
 from ..capture import capture_request
 
@@ -43,8 +43,10 @@ def capture(bin_id: str, path: str | None = None) -> Response:
         trusted_proxies=int(current_app.config["TRUSTED_PROXIES"]),
         received_at=datetime.now(timezone.utc),
     )
+    # A capture that already went through a Hookloupe is never forwarded again (no loops).
+    forward_to = bin_.forward_url if bin_.forward_enabled and not outbound.incoming_hop(captured.headers) else None
     try:
-        capture_id = store.add_capture(bin_id, captured)
+        capture_id = store.add_capture(bin_id, captured, forward_url=forward_to)
     except IntegrityError:  # the bin was deleted between the lookup and the insert
         return json_answer(404, {"error": f"no bin named {bin_id!r}"})
     if captured.body_truncated:

@@ -1,0 +1,37 @@
+"""Helpers shared by the JSON views: the public base URL, JSON bodies, target URLs."""
+
+from __future__ import annotations
+
+from flask import current_app, request
+
+from ..bins import InvalidInput, is_http_url
+from ..delivery import is_own_capture_url
+
+
+def base_url() -> str:
+    """The public base URL for links: BASE_URL when set, else what the client called."""
+    return (current_app.config.get("BASE_URL") or request.host_url).rstrip("/")
+
+
+def json_object() -> dict:
+    """The request's JSON object body ({} when empty); InvalidInput when it is not an object."""
+    if not request.get_data(cache=True):
+        return {}
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise InvalidInput("the request body must be a JSON object")
+    return data
+
+
+def own_bases() -> list[str]:
+    """The base URLs under which this server's capture URLs are reachable, as far as we know."""
+    return [b for b in (request.host_url, current_app.config.get("BASE_URL")) if b]
+
+
+def check_target(url: object) -> str:
+    """A usable target URL, else InvalidInput (not http(s), or this server's own capture URL)."""
+    if not isinstance(url, str) or not is_http_url(url):
+        raise InvalidInput("url must be an absolute http:// or https:// URL")
+    if is_own_capture_url(url, own_bases()):
+        raise InvalidInput("refusing to send to this server's own capture URL: it would loop")
+    return url

@@ -1,0 +1,76 @@
+"""Replay a capture to a target now, and list the delivery attempts of a capture."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+from flask import Blueprint, abort, current_app, jsonify
+
+from .. import delivery, store
+from ..bins import InvalidInput
+from ..shapes import delivery_json
+from .common import check_target, json_object
+
+bp = Blueprint("replay", __name__)
+
+_METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}")
+
+
+@bp.errorhandler(InvalidInput)
+def _invalid_input(error: InvalidInput):
+    return jsonify(error=str(error)), 400
+
+
+def parse_edits(data: dict) -> dict:
+    """Optional edits of a replay: method, headers ([[name, value]]), body_base64."""
+    edits = {}
+    if data.get("method") is not None:
+        if not isinstance(data["method"], str) or not _METHOD.fullmatch(data["method"]):
+            raise InvalidInput("method must be an HTTP method token")
+        edits["method"] = data["method"]
+    if data.get("headers") is not None:
+        headers = data["headers"]
+        if not isinstance(headers, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in headers
+        ):
+            raise InvalidInput("headers must be a list of [name, value] string pairs")
+        if any(ch in "".join(p) for p in headers for ch in "\r\n\0"):
+            raise InvalidInput("headers must not contain line breaks or NUL")
+        edits["headers"] = [tuple(p) for p in headers]
+    if data.get("body_base64") is not None:
+        try:
+            edits["body"] = base64.b64decode(data["body_base64"], validate=True)
+        except (binascii.Error, TypeError, ValueError):
+            raise InvalidInput("body_base64 must be valid base64") from None
+    return edits
+
+
+def describe(edits: dict) -> str | None:
+    changed = [name for name in ("method", "headers", "body") if name in edits]
+    return f"edited before sending: {', '.join(changed)}" if changed else None
+
+
+def _capture_or_404(bin_id: str, capture_id: int):
+    row = store.get_capture(bin_id, capture_id)
+    if row is None:
+        abort(404, description=f"no request {capture_id} in bin {bin_id!r}")
+    return row
+
+
+@bp.post("/api/bins/<bin_id>/requests/<int:capture_id>/replay")
+def replay(bin_id: str, capture_id: int):
+    capture = _capture_or_404(bin_id, capture_id)
+    data = json_object()
+    url = check_target(data.get("url"))
+    edits = parse_edits(data)
+    outgoing = delivery.plan(capture, url, note=describe(edits), **edits)
+    row = delivery.replay(capture, outgoing, current_app.config)
+    return jsonify(delivery_json(row)), 201
+
+
+@bp.get("/api/bins/<bin_id>/requests/<int:capture_id>/deliveries")
+def deliveries(bin_id: str, capture_id: int):
+    _capture_or_404(bin_id, capture_id)
+    return jsonify(deliveries=[delivery_json(row) for row in store.list_deliveries(capture_id)])
