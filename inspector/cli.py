@@ -1,4 +1,4 @@
-"""The `hookloupe` command: serve (gunicorn with production settings)."""
+"""The `hookloupe` command: serve (gunicorn with production settings), listen (relay)."""
 
 from __future__ import annotations
 
@@ -51,6 +51,26 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def listen(args: argparse.Namespace) -> int:
+    from .bins import is_http_url
+    from .relay import Relay, RelayError
+
+    if not is_http_url(args.to):
+        print(f"hookloupe listen: --to must be an http(s) URL, not {args.to!r}", file=sys.stderr)
+        return 2
+    relay = None
+    try:
+        relay = Relay(args.bin_url, args.to, out=lambda line: print(line, flush=True))
+        relay.run()
+    except RelayError as error:
+        print(f"hookloupe listen: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        if relay is not None:
+            print(f"\nstopped: {relay.relayed} relayed, {relay.failed} failed", flush=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hookloupe", description="Self-hosted webhook inspector.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -61,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--workers", type=int, default=default_workers())
     serve_cmd.add_argument("--threads", type=int, default=32, help="threads per worker (default 32)")
     serve_cmd.set_defaults(func=serve)
+
+    listen_cmd = commands.add_parser("listen", help="relay a bin's new captures to a local URL")
+    listen_cmd.add_argument("bin_url", help="the bin's page URL or capture URL")
+    listen_cmd.add_argument("--to", required=True, help="local target base URL, e.g. http://localhost:3000/hooks")
+    listen_cmd.set_defaults(func=listen)
     return parser
 
 

@@ -1,0 +1,155 @@
+"""`hookloupe listen`: follow a bin's event stream on a (remote) server and re-send every new
+capture to a local target, in capture order, resuming after disconnects with no gap."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from httpx_sse import connect_sse
+
+from . import outbound
+
+
+class RelayError(Exception):
+    """The relay cannot go on (bad bin URL, bin deleted, password refused)."""
+
+
+def parse_bin_url(url: str) -> tuple[str, str]:
+    """Split a bin's page URL (`…/bins/<bin>`) or capture URL (`…/h/<bin>[/…]`) into the
+    server's base URL and the bin id; RelayError when it is neither."""
+    parts = urlsplit(url)
+    segments = parts.path.split("/")
+    for marker in ("bins", "h"):
+        if marker in segments:
+            index = segments.index(marker)
+            if index + 1 < len(segments) and segments[index + 1]:
+                base_path = "/".join(segments[:index])
+                return urlunsplit((parts.scheme, parts.netloc, base_path, "", "")), segments[index + 1]
+    raise RelayError(f"{url!r} is neither a bin page (…/bins/<bin>) nor a capture URL (…/h/<bin>)")
+
+
+class Relay:
+    """Relays captures of one bin to `target`; `run()` returns when `should_stop()` is true."""
+
+    def __init__(
+        self,
+        bin_url: str,
+        target: str,
+        *,
+        client: httpx.Client | None = None,
+        out: Callable[[str], None] = print,
+        attempts: int = 4,
+        retry_wait_s: float = 1.0,
+        timeout_s: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.server, self.bin_id = parse_bin_url(bin_url)
+        self.target = target
+        self.client = client or httpx.Client(timeout=httpx.Timeout(10.0, read=60.0))
+        self.out = out
+        self.attempts, self.retry_wait_s, self.timeout_s = attempts, retry_wait_s, timeout_s
+        self.sleep = sleep
+        self.last_id: int | None = None
+        self.relayed = 0
+        self.failed = 0
+        # Ids already relayed, so an event seen twice (late commit, resume) is sent once.
+        self._done: set[int] = set()
+        self._done_order: deque[int] = deque()
+
+    @property
+    def api(self) -> str:
+        return f"{self.server}/api/bins/{self.bin_id}"
+
+    def start_point(self) -> int:
+        """The newest capture id now: the relay sends what arrives after it."""
+        response = self.client.get(f"{self.api}/requests", params={"limit": 1})
+        self._check(response)
+        newest = response.json()["requests"]
+        return newest[0]["id"] if newest else 0
+
+    def _check(self, response: httpx.Response) -> None:
+        if response.status_code == 404:
+            raise RelayError(f"bin {self.bin_id!r} does not exist on {self.server}")
+        if response.status_code == 401:
+            raise RelayError("the server needs its password: put it in the URL (https://user:PASSWORD@host/…)")
+        response.raise_for_status()
+
+    def run(self, should_stop: Callable[[], bool] = lambda: False) -> None:
+        """Follow the stream until `should_stop()`; reconnects (with Last-Event-ID) on any
+        network failure or server restart. Raises RelayError only for unrecoverable cases."""
+        backoff = 0.5
+        while not should_stop():
+            try:
+                if self.last_id is None:
+                    self.last_id = self.start_point()
+                    self.out(f"listening to {self.server}/bins/{self.bin_id} → {self.target} (after #{self.last_id})")
+                self._follow(should_stop)
+                backoff = 0.5
+            except RelayError:
+                raise
+            except (httpx.HTTPError, OSError, ValueError) as error:
+                self.out(f"connection lost ({type(error).__name__}); reconnecting in {backoff:g} s")
+                self.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    def _follow(self, should_stop: Callable[[], bool]) -> None:
+        headers = {"Last-Event-ID": str(self.last_id)}
+        with connect_sse(self.client, "GET", f"{self.api}/events", headers=headers) as source:
+            if source.response.status_code == 503:
+                raise httpx.TransportError("server busy (503)")
+            self._check(source.response)
+            for event in source.iter_sse():
+                if event.event == "bin_deleted":
+                    raise RelayError(f"bin {self.bin_id!r} was deleted")
+                if event.event == "request" and event.id:
+                    self.relay(int(event.id))
+                if should_stop():
+                    return
+
+    def relay(self, capture_id: int) -> None:
+        """Fetch one capture and send it to the target; report one line."""
+        if capture_id in self._done:
+            return
+        response = self.client.get(f"{self.api}/requests/{capture_id}")
+        if response.status_code == 404:  # deleted or pruned before we got to it
+            self.out(f"#{capture_id} is gone from the server; skipped")
+        else:
+            self._check(response)
+            self._send(response.json())
+        self._remember(capture_id)
+
+    def _send(self, capture: dict) -> None:
+        url = outbound.target_url(self.target, capture["path"], capture["query_string"])
+        headers = outbound.forward_headers(capture["headers"], outbound.incoming_hop(capture["headers"]) + 1)
+        body = base64.b64decode(capture["body_base64"])
+        for attempt_no in range(1, self.attempts + 1):
+            attempt = outbound.send(capture["method"], url, headers, body, timeout=self.timeout_s)
+            if attempt.error is None and attempt.status_code < 500:
+                self.relayed += 1
+                self.out(self._line(capture, str(attempt.status_code), attempt.elapsed_ms))
+                return
+            outcome = attempt.error or str(attempt.status_code)
+            if attempt_no < self.attempts:
+                self.out(self._line(capture, f"failed ({outcome}); retry {attempt_no}", attempt.elapsed_ms))
+                self.sleep(self.retry_wait_s * 2 ** (attempt_no - 1))
+        self.failed += 1
+        self.out(self._line(capture, f"GAVE UP after {self.attempts} attempts ({outcome})", attempt.elapsed_ms))
+
+    @staticmethod
+    def _line(capture: dict, outcome: str, elapsed_ms: int) -> str:
+        when = datetime.fromisoformat(capture["received_at"].replace("Z", "+00:00")).strftime("%H:%M:%S")
+        path = (capture["path"] or "/") + (f"?{capture['query_string']}" if capture["query_string"] else "")
+        return f"{when}  #{capture['id']:<6} {capture['method']:<7} {path}  → {outcome}  {elapsed_ms} ms"
+
+    def _remember(self, capture_id: int) -> None:
+        self._done.add(capture_id)
+        self._done_order.append(capture_id)
+        if len(self._done_order) > 10_000:
+            self._done.discard(self._done_order.popleft())
+        self.last_id = max(self.last_id or 0, capture_id)

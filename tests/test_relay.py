@@ -1,0 +1,162 @@
+"""`hookloupe listen` against a real gunicorn server and real loopback targets."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+
+from conftest import ROOT, LiveServer
+from inspector.relay import Relay, RelayError, parse_bin_url
+from targets import RecordingTarget
+
+pytestmark = pytest.mark.server
+
+
+def test_parse_bin_url_accepts_page_and_capture_urls():
+    assert parse_bin_url("http://h:8000/bins/abc") == ("http://h:8000", "abc")
+    assert parse_bin_url("https://h/base/h/abc/github?x=1") == ("https://h/base", "abc")
+    with pytest.raises(RelayError):
+        parse_bin_url("http://h/nothing/here")
+
+
+class RunningRelay:
+    """A Relay in a background thread, stopped by `stop()`."""
+
+    def __init__(self, server_url: str, bin_id: str, target: str):
+        self.lines: list[str] = []
+        self.relay = Relay(f"{server_url}/bins/{bin_id}", target, out=self.lines.append, retry_wait_s=0.2)
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self.relay.run, args=(self._stop.is_set,), daemon=True)
+
+    def start(self) -> "RunningRelay":
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while self.relay.last_id is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # let it open the stream
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def send_captures(server_url: str, bin_id: str, bodies: list[bytes]) -> list[int]:
+    with httpx.Client() as client:
+        return [
+            client.post(f"{server_url}/h/{bin_id}/in/{n}?n={n}", content=body, headers={"Content-Type": "application/octet-stream"}).json()["request_id"]
+            for n, body in enumerate(bodies)
+        ]
+
+
+@pytest.fixture
+def target():
+    target = RecordingTarget().start()
+    yield target
+    target.stop()
+
+
+def test_relays_five_binary_captures_in_order_byte_exact(live_server, target):
+    bin_id = live_server.create_bin("relay-five")
+    running = RunningRelay(live_server.url, bin_id, target.url + "/local").start()
+    try:
+        bodies = [os.urandom(300) + bytes([n]) for n in range(5)]
+        send_captures(live_server.url, bin_id, bodies)
+        received = target.wait_for(5)
+        assert [r.body for r in received] == bodies
+        assert [r.path for r in received] == [f"/local/in/{n}?n={n}" for n in range(5)]
+        assert all(r.header("X-Hookloupe-Hop") == "1" for r in received)
+        assert len(running.lines) >= 6 and "→ 200" in running.lines[-1]
+    finally:
+        running.stop()
+
+
+def test_keeps_relaying_across_a_server_restart(tmp_path, target):
+    server = LiveServer(tmp_path).start()
+    try:
+        bin_id = server.create_bin("relay-restart")
+        running = RunningRelay(server.url, bin_id, target.url).start()
+        first = send_captures(server.url, bin_id, [b"a", b"b", b"c"])
+        target.wait_for(3)
+        server.stop()
+        time.sleep(1)
+        server.start()
+        second = send_captures(server.url, bin_id, [b"d", b"e", b"f"])
+        received = target.wait_for(6, timeout=30)
+        running.stop()
+        assert [r.body for r in received] == [b"a", b"b", b"c", b"d", b"e", b"f"]
+        assert running.relay.relayed == 6
+        assert first[-1] < second[0]
+        assert any("reconnecting" in line for line in running.lines)
+    finally:
+        server.stop()
+
+
+def test_slow_target_loses_nothing(live_server):
+    slow = RecordingTarget(delay_s=0.1).start()
+    bin_id = live_server.create_bin("relay-slow")
+    running = RunningRelay(live_server.url, bin_id, slow.url).start()
+    try:
+        bodies = [b"burst-%03d" % n for n in range(40)]
+        started = time.monotonic()
+        send_captures(live_server.url, bin_id, bodies)
+        received = slow.wait_for(40, timeout=60)
+        elapsed = time.monotonic() - started
+        assert [r.body for r in received] == bodies
+        print(f"relay throughput to a 100 ms target: {40 / elapsed:.1f} req/s, lost {40 - len(received)}")
+    finally:
+        running.stop()
+        slow.stop()
+
+
+def test_failing_target_is_retried_and_not_fatal(live_server):
+    flaky = RecordingTarget(status=503).start()
+    bin_id = live_server.create_bin("relay-flaky")
+    running = RunningRelay(live_server.url, bin_id, flaky.url).start()
+    try:
+        send_captures(live_server.url, bin_id, [b"one"])
+        flaky.wait_for(2)
+        flaky.status = 200
+        send_captures(live_server.url, bin_id, [b"two"])
+        deadline = time.monotonic() + 20
+        while running.relay.relayed < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert running.relay.relayed == 2
+        assert any("retry 1" in line for line in running.lines)
+        assert running.thread.is_alive()
+    finally:
+        running.stop()
+        flaky.stop()
+
+
+def test_cli_listen_prints_lines_and_exits_cleanly_on_ctrl_c(live_server, target):
+    bin_id = live_server.create_bin("relay-cli")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "inspector.cli", "listen", f"{live_server.url}/h/{bin_id}", "--to", target.url],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        assert "listening to" in process.stdout.readline()
+        time.sleep(0.5)
+        send_captures(live_server.url, bin_id, [b"x"])
+        line = process.stdout.readline()
+        assert "POST" in line and "/in/0?n=0" in line and "→ 200" in line
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=10)
+    assert process.returncode == 0
+    assert "stopped: 1 relayed, 0 failed" in output
+
+
+def test_cli_listen_reports_an_unknown_bin(live_server):
+    result = subprocess.run(
+        [sys.executable, "-m", "inspector.cli", "listen", f"{live_server.url}/bins/no-such-bin", "--to", "http://127.0.0.1:9"],
+        cwd=ROOT, capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode == 1 and "does not exist" in result.stderr
