@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import Flask
@@ -52,13 +53,16 @@ def create_app(test_config: dict | None = None) -> Flask:
         _create_tables()
 
     from .stream import StreamSlots
-    from .views import api, capture, pages, replay, security
+    from .views import api, capture, pages, replay, secrets as secrets_views, security
 
+    # The capture clock is a seam: tests replay signed vectors as of their own time.
+    app.extensions["hookloupe.clock"] = lambda: datetime.now(timezone.utc)
     app.extensions["hookloupe.stream_slots"] = StreamSlots(int(app.config["STREAM_MAX_PER_WORKER"]))
 
     capture.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(replay.bp)
+    app.register_blueprint(secrets_views.bp)
     app.register_blueprint(pages.bp)
     security.init_app(app)
 

@@ -122,3 +122,19 @@ def is_http_url(url: str) -> bool:
         return False
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and bool(parts.hostname) and parts.username is None
+
+
+def parse_flag(value: object, name: str) -> bool:
+    """A JSON boolean, else InvalidInput."""
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{name} must be true or false")
+    return value
+
+
+def parse_public_base(value: object) -> str | None:
+    """The public base URL senders call (`https://hooks.example.com`), or None to use BASE_URL."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not is_http_url(value):
+        raise InvalidInput("public_base_url must be an absolute http(s) URL or null")
+    return value.rstrip("/")

@@ -46,6 +46,10 @@ class Bin(db.Model):
     response_delay_ms: Mapped[int] = mapped_column(default=0)
     forward_url: Mapped[str | None] = mapped_column(Text)
     forward_enabled: Mapped[bool] = mapped_column(default=False)
+    # Answer providers' endpoint-verification handshakes (Slack, Zoom, Meta, Graph, Twitch).
+    handshakes: Mapped[bool] = mapped_column(default=True)
+    # The public base URL senders call (for URL-signing providers); None = BASE_URL.
+    public_base_url: Mapped[str | None] = mapped_column(Text)
 
 
 class Capture(db.Model):
@@ -64,8 +68,31 @@ class Capture(db.Model):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     body_size: Mapped[int]
     body_truncated: Mapped[bool] = mapped_column(default=False)
+    # Detected at capture time (an index for filtering; the detail view detects afresh).
+    provider_id: Mapped[str | None] = mapped_column(String(40))
+    event: Mapped[str | None] = mapped_column(Text)
+    delivery_id: Mapped[str | None] = mapped_column(Text)
+    # The signature status last judged with the bin's secrets; None = not judged since the
+    # secrets last changed.
+    verdict: Mapped[str | None] = mapped_column(String(16))
+    # Set when Hookloupe answered a provider handshake instead of the bin's response.
+    handshake: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_captures_bin_id_id", "bin_id", "id"),)
+
+
+class Secret(db.Model):
+    """A signing secret of a bin, encrypted; optionally only for one provider."""
+
+    __tablename__ = "secrets"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    bin_id: Mapped[str] = mapped_column(String(64), ForeignKey("bins.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(100))
+    provider: Mapped[str | None] = mapped_column(String(40))
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    hint: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTC_DATETIME)
 
 
 class Delivery(db.Model):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 from datetime import datetime
 
+from . import providers
 from .capture import query_pairs
 from .models import Bin, Capture, Delivery
+from .verdict import verification_to_json
 
 
 def iso(moment: datetime) -> str:
@@ -29,6 +31,8 @@ def bin_json(bin_: Bin, *, base_url: str, request_count: int, default_max: int) 
             "delay_ms": bin_.response_delay_ms,
         },
         "forward": {"url": bin_.forward_url, "enabled": bin_.forward_enabled} if bin_.forward_url else None,
+        "handshakes": bin_.handshakes,
+        "public_base_url": bin_.public_base_url,
     }
 
 
@@ -42,21 +46,46 @@ def summary_json(row: Capture) -> dict:
         "query_string": row.query_string,
         "content_type": row.content_type,
         "body_size": row.body_size,
-        "provider": None,
-        "signature": {"status": "none"},
+        "provider": provider_json(row),
+        "signature": {"status": row.verdict or "none"},
     }
 
 
-def request_json(row: Capture) -> dict:
-    """The full Request shape: Summary plus headers, query pairs, address and body."""
+def provider_json(row: Capture) -> dict | None:
+    """The DESIGN §4 `provider` object from the detection stored at capture time."""
+    if row.provider_id is None:
+        return None
+    entry = providers.get(row.provider_id)
+    return {
+        "id": row.provider_id,
+        "name": entry.name if entry else row.provider_id,
+        "event": row.event,
+        "delivery_id": row.delivery_id,
+    }
+
+
+def request_json(row: Capture, verification=None) -> dict:
+    """The full Request shape: Summary plus headers, query pairs, address, body and the
+    full signature verdict (`verification`, a verdict.Verification)."""
+    signature = (
+        verification_to_json(verification)
+        if verification is not None
+        else {"status": "none", "scheme": None, "secret": None, "detail": "No provider detected."}
+    )
     return summary_json(row) | {
         "headers": [list(pair) for pair in row.headers],
         "query": [list(pair) for pair in query_pairs(row.query_string)],
         "remote_addr": row.remote_addr,
         "body_base64": base64.b64encode(row.body).decode("ascii"),
         "body_truncated": row.body_truncated,
-        "signature": {"status": "none", "scheme": None, "secret": None, "detail": "No provider detected."},
+        "handshake": row.handshake,
+        "signature": signature,
     }
+
+
+def secret_json(row) -> dict:
+    """The Secret shape: never the value, only a hint of its last characters."""
+    return {"id": row.id, "label": row.label, "provider": row.provider, "hint": row.hint, "created_at": iso(row.created_at)}
 
 
 def delivery_json(row: Delivery) -> dict:

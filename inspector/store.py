@@ -15,7 +15,7 @@ from sqlalchemy.orm import defer
 from .bins import ResponseSettings
 from .capture import CapturedRequest
 from .db import db
-from .models import Bin, Capture, Delivery, ForwardJob
+from .models import Bin, Capture, Delivery, ForwardJob, Secret
 
 
 class BinExistsError(Exception):
@@ -45,8 +45,11 @@ def save_bin_settings(
     response: ResponseSettings | None = None,
     forward: tuple[str, bool] | None | bool = False,
     max_requests: int | None = None,
+    handshakes: bool | None = None,
+    public_base_url: str | None | bool = False,
 ) -> Bin:
-    """Apply the given settings (None / False = leave unchanged; forward=None clears it)."""
+    """Apply the given settings (None / False = leave unchanged; forward=None and
+    public_base_url=None clear them)."""
     if response is not None:
         bin_.response_status = response.status
         bin_.response_headers = [list(pair) for pair in response.headers] or None
@@ -58,6 +61,11 @@ def save_bin_settings(
         bin_.forward_url, bin_.forward_enabled = forward
     if max_requests is not None:
         bin_.max_requests = max_requests
+    if handshakes is not None:
+        bin_.handshakes = handshakes
+    if public_base_url is not False:
+        bin_.public_base_url = public_base_url
+        _reset_verdicts(bin_.id)
     db.session.commit()
     return bin_
 
@@ -80,9 +88,17 @@ def delete_bin(bin_id: str) -> bool:
     return deleted > 0
 
 
-def add_capture(bin_id: str, captured: CapturedRequest, *, forward_url: str | None = None) -> int:
-    """Store one capture (and, with `forward_url`, its forwarding job) in one commit before
-    returning its id. Raises IntegrityError (after rolling back) when the bin vanished."""
+def add_capture(
+    bin_id: str,
+    captured: CapturedRequest,
+    *,
+    forward_url: str | None = None,
+    detection=None,
+    handshake: str | None = None,
+) -> int:
+    """Store one capture (with its detected provider, and with `forward_url` its forwarding
+    job) in one commit before returning its id. Raises IntegrityError (after rolling back)
+    when the bin vanished."""
     row = Capture(
         bin_id=bin_id,
         received_at=captured.received_at,
@@ -95,6 +111,11 @@ def add_capture(bin_id: str, captured: CapturedRequest, *, forward_url: str | No
         body=captured.body,
         body_size=captured.body_size,
         body_truncated=captured.body_truncated,
+        provider_id=detection.provider_id if detection else None,
+        event=_clip(detection.event) if detection else None,
+        delivery_id=_clip(detection.delivery_id) if detection else None,
+        verdict=None if detection else "none",
+        handshake=handshake,
     )
     db.session.add(row)
     if forward_url:
@@ -109,15 +130,35 @@ def add_capture(bin_id: str, captured: CapturedRequest, *, forward_url: str | No
     return row.id
 
 
+def _clip(text: str | None, size: int = 200) -> str | None:
+    """Event names and delivery ids come from hostile bodies: keep them short."""
+    return None if text is None else str(text)[:size]
+
+
 def list_captures(
-    bin_id: str, *, limit: int, before: int | None = None, after: int | None = None, q: str | None = None
+    bin_id: str,
+    *,
+    limit: int,
+    before: int | None = None,
+    after: int | None = None,
+    q: str | None = None,
+    provider: str | None = None,
+    event: str | None = None,
+    verdict: str | None = None,
 ) -> list[Capture]:
     """Captures of a bin, newest first, without their bodies loaded (an empty list when none).
 
     `before`/`after` are exclusive id bounds; `q` is a substring searched (case-insensitively
-    for text fields) in method, path, query string, content type, remote address and body.
+    for text fields) in method, path, query string, content type, remote address and body;
+    `provider` (an id, or "none"), `event` and `verdict` filter exactly.
     """
     query = select(Capture).options(defer(Capture.body)).where(Capture.bin_id == bin_id)
+    if provider:
+        query = query.where(Capture.provider_id.is_(None) if provider == "none" else Capture.provider_id == provider)
+    if event:
+        query = query.where(Capture.event == event)
+    if verdict:
+        query = query.where(Capture.verdict == verdict)
     if before is not None:
         query = query.where(Capture.id < before)
     if after is not None:
@@ -302,3 +343,62 @@ def finish_forward_job(job: ForwardJob, token: str, *, state: str, next_attempt_
 def pending_forward_jobs() -> int:
     """How many jobs still wait for a delivery."""
     return db.session.scalar(select(func.count()).select_from(ForwardJob).where(ForwardJob.state == "pending"))
+
+
+# --- secrets and verdicts -----------------------------------------------------------------
+
+
+def add_secret(bin_id: str, *, label: str, provider: str | None, ciphertext: bytes, hint: str, now: datetime) -> Secret:
+    """Store an (already encrypted) secret; every capture of the bin is judged again."""
+    row = Secret(bin_id=bin_id, label=label, provider=provider, ciphertext=ciphertext, hint=hint, created_at=now)
+    db.session.add(row)
+    _reset_verdicts(bin_id)
+    db.session.commit()
+    return row
+
+
+def list_secrets(bin_id: str) -> list[Secret]:
+    """The bin's secrets, oldest first (empty when none)."""
+    return list(db.session.scalars(select(Secret).where(Secret.bin_id == bin_id).order_by(Secret.id)))
+
+
+def delete_secret(bin_id: str, secret_id: int) -> bool:
+    """Delete one secret and re-judge the bin's captures; False when it is not in that bin."""
+    deleted = db.session.execute(delete(Secret).where(Secret.bin_id == bin_id, Secret.id == secret_id)).rowcount
+    if deleted:
+        _reset_verdicts(bin_id)
+    db.session.commit()
+    return deleted > 0
+
+
+def reset_verdicts(bin_id: str) -> None:
+    """Forget cached verdicts of the bin (its secrets or public URL changed)."""
+    _reset_verdicts(bin_id)
+    db.session.commit()
+
+
+def _reset_verdicts(bin_id: str) -> None:
+    db.session.execute(
+        update(Capture).where(Capture.bin_id == bin_id, Capture.provider_id.is_not(None)).values(verdict=None)
+    )
+
+
+def unjudged_captures(bin_id: str, limit: int = 200) -> list[Capture]:
+    """Captures whose verdict is not cached yet, with bodies, oldest first."""
+    query = select(Capture).where(Capture.bin_id == bin_id, Capture.verdict.is_(None)).order_by(Capture.id).limit(limit)
+    return list(db.session.scalars(query))
+
+
+def save_verdicts(statuses: dict[int, str]) -> None:
+    """Cache verdict statuses by capture id."""
+    for capture_id, status in statuses.items():
+        db.session.execute(update(Capture).where(Capture.id == capture_id).values(verdict=status))
+    db.session.commit()
+
+
+def provider_counts(bin_id: str) -> list[tuple[str | None, int]]:
+    """(provider id or None, count) for the bin's captures, most frequent first."""
+    rows = db.session.execute(
+        select(Capture.provider_id, func.count()).where(Capture.bin_id == bin_id).group_by(Capture.provider_id).order_by(func.count().desc())
+    ).all()
+    return [(provider, count) for provider, count in rows]

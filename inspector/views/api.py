@@ -7,10 +7,20 @@ from datetime import datetime, timezone
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from sqlalchemy import text
 
-from .. import store, stream
-from ..bins import InvalidInput, check_custom_name, new_bin_id, parse_forward, parse_max_requests, parse_response
+from .. import judging, store, stream
+from ..bins import (
+    InvalidInput,
+    check_custom_name,
+    new_bin_id,
+    parse_flag,
+    parse_forward,
+    parse_max_requests,
+    parse_public_base,
+    parse_response,
+)
 from ..db import db
 from ..shapes import bin_json, request_json, summary_json
+from ..verdict import STATUSES
 from .common import base_url, check_target, json_object
 
 bp = Blueprint("api", __name__)
@@ -80,7 +90,7 @@ def show_bin(bin_id: str):
 def update_bin(bin_id: str):
     bin_ = _bin_or_404(bin_id)
     data = json_object()
-    unknown = set(data) - {"response", "forward", "max_requests"}
+    unknown = set(data) - {"response", "forward", "max_requests", "handshakes", "public_base_url"}
     if unknown:
         raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))}")
     forward = parse_forward(data["forward"]) if "forward" in data else False
@@ -91,6 +101,8 @@ def update_bin(bin_id: str):
         response=parse_response(data["response"]) if "response" in data else None,
         forward=forward,
         max_requests=parse_max_requests(data["max_requests"]) if "max_requests" in data else None,
+        handshakes=parse_flag(data["handshakes"], "handshakes") if "handshakes" in data else None,
+        public_base_url=parse_public_base(data["public_base_url"]) if "public_base_url" in data else False,
     )
     return jsonify(_bin_payload(bin_))
 
@@ -102,17 +114,32 @@ def delete_bin(bin_id: str):
     return "", 204
 
 
+def verdict_base(bin_) -> str:
+    """The base URL senders call, for URL-signing verification."""
+    return bin_.public_base_url or base_url()
+
+
 @bp.get("/api/bins/<bin_id>/requests")
 def list_requests(bin_id: str):
-    _bin_or_404(bin_id)
+    bin_ = _bin_or_404(bin_id)
     limit = _int_arg("limit", low=1, high=MAX_PAGE) or DEFAULT_PAGE
+    verdict = request.args.get("verdict") or None
+    if verdict is not None and verdict not in STATUSES:
+        raise InvalidInput(f"verdict must be one of: {', '.join(STATUSES)}")
+    secret_key = current_app.config["SECRET_KEY"]
+    if verdict:
+        judging.judge_all_pending(bin_, secret_key, verdict_base(bin_))
     rows = store.list_captures(
         bin_id,
         limit=limit,
         before=_int_arg("before", low=0),
         after=_int_arg("after", low=0),
         q=request.args.get("q") or None,
+        provider=request.args.get("provider") or None,
+        event=request.args.get("event") or None,
+        verdict=verdict,
     )
+    judging.judge_rows(rows, bin_id, secret_key, verdict_base(bin_))
     next_before = rows[-1].id if len(rows) == limit else None
     return jsonify(requests=[summary_json(row) for row in rows], next_before=next_before)
 
@@ -126,7 +153,21 @@ def _capture_or_404(bin_id: str, capture_id: int):
 
 @bp.get("/api/bins/<bin_id>/requests/<int:capture_id>")
 def show_request(bin_id: str, capture_id: int):
-    return jsonify(request_json(_capture_or_404(bin_id, capture_id)))
+    """The capture with a fresh verdict; `?at=now` judges timestamps against the current time
+    instead of the arrival time ("check now")."""
+    bin_ = _bin_or_404(bin_id)
+    row = _capture_or_404(bin_id, capture_id)
+    return jsonify(request_json(row, verify(bin_, row, check_now=request.args.get("at") == "now")))
+
+
+def verify(bin_, row, *, check_now: bool = False):
+    """Judge one capture with the bin's secrets; the cached status is refreshed too."""
+    secrets = judging.secret_values(store.list_secrets(bin_.id), current_app.config["SECRET_KEY"])
+    at = datetime.now(timezone.utc) if check_now else None
+    verification = judging.judge_row(row, secrets, verdict_base(bin_), at=at)
+    if not check_now and row.verdict != verification.status:
+        store.save_verdicts({row.id: verification.status})
+    return verification
 
 
 @bp.get("/api/bins/<bin_id>/requests/<int:capture_id>/raw")
@@ -165,9 +206,13 @@ def events(bin_id: str):
     if last_id is None:
         newest = store.list_captures(bin_id, limit=1)
         last_id = newest[0].id if newest else 0
-    return event_stream_response(
-        bin_id, last_id, lambda row: stream.summary_data(summary_json(row)), event="request"
-    )
+    secret_key, base = current_app.config["SECRET_KEY"], verdict_base(_bin_or_404(bin_id))
+
+    def render(row):
+        judging.judge_rows([row], bin_id, secret_key, base)
+        return stream.summary_data(summary_json(row))
+
+    return event_stream_response(bin_id, last_id, render, event="request")
 
 
 def event_stream_response(bin_id: str, last_id: int, render, *, event: str) -> Response:

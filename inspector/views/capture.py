@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
-
 from flask import Flask, Response, current_app, request
 from sqlalchemy.exc import IntegrityError
 from werkzeug.routing import Rule
 
-from .. import outbound, store
+from .. import outbound, providers, store
 from ..bins import ResponseSettings
 from ..capture import capture_request
+from ..handshakes import handshake_reply
+from ..judging import secret_values
 
 # Served on the capture URL whatever the bin configures: a response body is never run as a
 # page on Hookloupe's origin (a bin could otherwise serve script next to the UI).
@@ -41,12 +41,20 @@ def capture(bin_id: str, path: str | None = None) -> Response:
         bin_id,
         max_body_bytes=limit,
         trusted_proxies=int(current_app.config["TRUSTED_PROXIES"]),
-        received_at=datetime.now(timezone.utc),
+        received_at=current_app.extensions["hookloupe.clock"](),
     )
+    detection = providers.detect(captured)
+    reply = _handshake(bin_, captured, detection)
     # A capture that already went through a Hookloupe is never forwarded again (no loops).
     forward_to = bin_.forward_url if bin_.forward_enabled and not outbound.incoming_hop(captured.headers) else None
     try:
-        capture_id = store.add_capture(bin_id, captured, forward_url=forward_to)
+        capture_id = store.add_capture(
+            bin_id,
+            captured,
+            forward_url=forward_to,
+            detection=detection,
+            handshake=f"answered the {detection.name} endpoint-verification handshake" if reply else None,
+        )
     except IntegrityError:  # the bin was deleted between the lookup and the insert
         return json_answer(404, {"error": f"no bin named {bin_id!r}"})
     if captured.body_truncated:
@@ -58,7 +66,33 @@ def capture(bin_id: str, path: str | None = None) -> Response:
                 "request_id": capture_id,
             },
         )
+    if reply is not None:
+        return _reply_response(reply)
     return bin_response(settings, capture_id)
+
+
+# Providers whose endpoint verification Hookloupe answers (see handshakes.py).
+_HANDSHAKE_PROVIDERS = {"slack", "zoom", "meta", "microsoft-graph", "twitch"}
+
+
+def _handshake(bin_, captured, detection):
+    """The handshake reply for this capture, if the bin answers handshakes and it is one.
+    Secrets are only decrypted for a provider that needs one (Zoom)."""
+    if not bin_.handshakes or detection is None or detection.provider_id not in _HANDSHAKE_PROVIDERS:
+        return None
+    secrets = []
+    if detection.provider_id == "zoom":
+        secrets = secret_values(store.list_secrets(bin_.id), current_app.config["SECRET_KEY"])
+    return handshake_reply(captured, detection, secrets)
+
+
+def _reply_response(reply) -> Response:
+    response = Response(reply.body, status=reply.status)
+    for name, value in reply.headers:
+        response.headers[name] = value
+    for name, value in _SANDBOX_HEADERS:
+        response.headers[name] = value
+    return response
 
 
 def bin_response(settings: ResponseSettings, capture_id: int) -> Response:

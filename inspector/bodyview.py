@@ -1,0 +1,387 @@
+"""Decide how to show a captured body: pretty JSON, form fields, multipart parts, text or hex.
+
+Plain functions of bytes and header values; every view is bounded, so a hostile body (a gzip
+bomb, a 10 MiB one-line JSON, a million form fields) costs a fixed amount of memory and time.
+Nothing here produces HTML: templates autoescape whatever text these functions return.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+import zlib
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+# Characters of text shown in one view; the raw download has the rest.
+TEXT_LIMIT = 256 * 1024
+# Bytes shown in a hex dump.
+HEX_LIMIT = 64 * 1024
+# Bodies above this are not parsed as JSON (shown as text instead).
+JSON_PARSE_LIMIT = 2 * 1024 * 1024
+# A compressed body is inflated up to this many bytes and no further.
+DECODED_LIMIT = 4 * 1024 * 1024
+MAX_FIELDS = 1000
+MAX_PARTS = 100
+PART_PREVIEW = 2048
+# Control characters that plain text legitimately contains.
+_TEXT_CONTROLS = set(b"\t\n\r\f\b\x1b")
+_PARAM = re.compile(r';\s*([^=;\s]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of a multipart body. `preview` is the start of a textual part, None for binary."""
+
+    name: str | None
+    filename: str | None
+    content_type: str
+    size: int
+    preview: str | None
+
+
+@dataclass(frozen=True)
+class BodyView:
+    """One way of showing a body. `kind` is json, form, multipart, text or hex; `text` holds
+    json/text/hex output, `pairs` form fields, `parts` multipart parts; `note` says what was
+    left out or why a view fell back, in one sentence."""
+
+    kind: str
+    label: str
+    text: str = ""
+    pairs: tuple[tuple[str, str], ...] = ()
+    parts: tuple[Part, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """The result of undoing a Content-Encoding: `error` is set when it could not be undone."""
+
+    data: bytes
+    truncated: bool = False
+    error: str = ""
+
+
+def body_views(body: bytes, content_type: str = "", content_encoding: str = "") -> list[BodyView]:
+    """The views of a body, best first, ending with a hex dump of the stored bytes.
+
+    An empty body has no views. A gzip/deflate body gets decoded views first (labelled
+    "Decoded …"); an encoding that cannot be undone leaves only the hex dump, with a note.
+    """
+    if not body:
+        return []
+    mime, params = media_type(content_type)
+    encoding = content_encoding.strip().lower()
+    hex_note = ""
+    if encoding and encoding != "identity":
+        decoded = decompress(body, encoding)
+        if decoded.error:
+            views, hex_note = [], decoded.error
+        else:
+            note = f"Decoded from {encoding}."
+            if decoded.truncated:
+                note += f" Only the first {_size(DECODED_LIMIT)} were inflated."
+            views = content_views(decoded.data, mime, params) or [hex_view(decoded.data)]
+            views = [_relabel(view, note) for view in views]
+    else:
+        views = content_views(body, mime, params)
+    return views + [hex_view(body, hex_note)]
+
+
+def content_views(data: bytes, mime: str, params: dict[str, str]) -> list[BodyView]:
+    """Structured and text views of (already decoded) content; [] when it is binary."""
+    charset = charset_of(params)
+    views: list[BodyView] = []
+    note = ""
+    if mime == "application/x-www-form-urlencoded":
+        views.append(form_view(data, charset))
+    elif mime.startswith("multipart/") and params.get("boundary"):
+        views.append(multipart_view(data, params["boundary"]))
+    if not views and (is_json_type(mime) or data.lstrip()[:1] in (b"{", b"[")):
+        pretty = pretty_json(data)
+        if pretty is not None:
+            views.append(BodyView("json", "JSON", text=_clip(pretty), note=_clip_note(pretty)))
+        elif is_json_type(mime):
+            note = "Declared as JSON but does not parse; shown as text."
+    if is_text_type(mime) or not looks_binary(data):
+        views.append(text_view(data, charset, note))
+    return views
+
+
+def media_type(content_type: str) -> tuple[str, dict[str, str]]:
+    """`("type/subtype", {param: value})` from a Content-Type value, lower-cased, unquoted."""
+    head, separator, rest = content_type.partition(";")
+    params = {}
+    for name, value in _PARAM.findall(separator + rest):
+        value = value.strip()
+        if value.startswith('"') and value.endswith('"') and len(value) >= 2:
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+        params.setdefault(name.lower(), value)
+    return head.strip().lower(), params
+
+
+def charset_of(params: dict[str, str]) -> str | None:
+    """The declared charset when Python knows it, else None."""
+    name = params.get("charset", "").strip()
+    if not name:
+        return None
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def is_json_type(mime: str) -> bool:
+    return mime in ("application/json", "text/json") or mime.endswith("+json")
+
+
+def is_text_type(mime: str) -> bool:
+    return mime.startswith("text/") or mime.endswith(("+xml", "/xml")) or is_json_type(mime)
+
+
+def looks_binary(data: bytes) -> bool:
+    """True when the start of `data` has NUL bytes or is mostly not text (UTF-8 or Latin-1)."""
+    sample = data[:8192]
+    if b"\0" in sample:
+        return True
+    controls = sum(1 for byte in sample if byte < 32 and byte not in _TEXT_CONTROLS)
+    undecodable = sample.decode("utf-8", "replace").count("\ufffd") - sample.count("\ufffd".encode())
+    return (controls + undecodable / 2) > len(sample) / 10
+
+
+def decode_text(data: bytes, charset: str | None = None, *, cut: bool = False) -> tuple[str, str]:
+    """`(text, note)`: decoded with the declared charset, else as UTF-8; bytes that do not
+    decode become U+FFFD and the note says so. `cut` means `data` is a prefix, so a character
+    split at its end is dropped rather than reported as an error."""
+    if charset:
+        text = codecs.getincrementaldecoder(charset)("replace").decode(data, final=not cut)
+        return text, "" if "\ufffd" not in text else f"Some bytes are not valid {charset}; shown as \ufffd."
+    try:
+        return codecs.getincrementaldecoder("utf-8")().decode(data, final=not cut), ""
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "replace"), "Not valid UTF-8 and no charset declared; undecodable bytes are shown as \ufffd."
+
+
+def text_view(data: bytes, charset: str | None = None, note: str = "") -> BodyView:
+    cut = len(data) > TEXT_LIMIT * 4  # four bytes per character at most
+    text, decode_note = decode_text(data[: TEXT_LIMIT * 4], charset, cut=cut)
+    notes = " ".join(part for part in (note, decode_note, _clip_note(text, cut)) if part)
+    return BodyView("text", "Text", text=_clip(text), note=notes)
+
+
+def hex_view(data: bytes, note: str = "") -> BodyView:
+    if len(data) > HEX_LIMIT:
+        note = " ".join(filter(None, (note, f"Showing the first {_size(HEX_LIMIT)} of {_size(len(data))}.")))
+    return BodyView("hex", "Hex", text=hex_dump(data), note=note)
+
+
+def hex_dump(data: bytes, limit: int = HEX_LIMIT) -> str:
+    """Classic 16-bytes-a-line dump (offset, hex, printable ASCII) of the first `limit` bytes."""
+    lines = []
+    for offset in range(0, min(len(data), limit), 16):
+        chunk = data[offset : offset + 16]
+        hex_part = " ".join(f"{byte:02x}" for byte in chunk)
+        ascii_part = "".join(chr(byte) if 32 <= byte < 127 else "." for byte in chunk)
+        lines.append(f"{offset:08x}  {hex_part:<47}  |{ascii_part}|")
+    return "\n".join(lines)
+
+
+# --- JSON ------------------------------------------------------------------------------------
+
+
+class _Token(str):
+    """A number or constant exactly as written: pretty JSON never rounds 1.10 to 1.1."""
+
+
+class _Object(list):
+    """An object's (key, value) pairs in order: duplicate keys stay visible."""
+
+
+class _Full(Exception):
+    """The pretty output reached TEXT_LIMIT (plus one character, to tell it was cut)."""
+
+
+def pretty_json(data: bytes) -> str | None:
+    """`data` re-indented by two spaces, keys in their order (duplicates kept), numbers as
+    written; cut after TEXT_LIMIT characters. None when it is not JSON or too large to parse."""
+    if len(data) > JSON_PARSE_LIMIT:
+        return None
+    try:
+        value = json.loads(data, object_pairs_hook=_Object, parse_float=_Token, parse_int=_Token, parse_constant=_Token)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return None
+    out: list[str] = []
+    budget = [TEXT_LIMIT + 1]
+    try:
+        _write_json(value, 0, out, budget)
+    except _Full:
+        pass
+    except RecursionError:
+        return None
+    return "".join(out)[: TEXT_LIMIT + 1]
+
+
+def _write_json(value, depth: int, out: list[str], budget: list[int]) -> None:
+    if isinstance(value, list) and value:
+        opening, closing = ("{", "}") if isinstance(value, _Object) else ("[", "]")
+        _emit(opening, out, budget)
+        inner = "\n" + "  " * (depth + 1)
+        for index, item in enumerate(value):
+            _emit(("," if index else "") + inner, out, budget)
+            if isinstance(value, _Object):
+                key, item = item
+                _emit(json.dumps(key, ensure_ascii=False) + ": ", out, budget)
+            _write_json(item, depth + 1, out, budget)
+        _emit("\n" + "  " * depth + closing, out, budget)
+    elif isinstance(value, list):
+        _emit("{}" if isinstance(value, _Object) else "[]", out, budget)
+    elif isinstance(value, _Token):
+        _emit(str(value), out, budget)
+    else:  # str, True, False, None
+        _emit(json.dumps(value, ensure_ascii=False), out, budget)
+
+
+def _emit(text: str, out: list[str], budget: list[int]) -> None:
+    out.append(text)
+    budget[0] -= len(text)
+    if budget[0] <= 0:
+        raise _Full
+
+
+# --- forms and multipart ---------------------------------------------------------------------
+
+
+def form_pairs(data: bytes, charset: str | None = None) -> tuple[list[tuple[str, str]], bool]:
+    """`(pairs, more)`: the first MAX_FIELDS urlencoded fields in order, repeats and blank
+    values kept; `more` is True when there were further fields."""
+    text, _ = decode_text(data, charset)
+    pieces = text.split("&", MAX_FIELDS)
+    more = len(pieces) > MAX_FIELDS
+    fields = "&".join(pieces[:MAX_FIELDS])
+    return parse_qsl(fields, keep_blank_values=True, encoding=charset or "utf-8", errors="replace"), more
+
+
+def form_view(data: bytes, charset: str | None = None) -> BodyView:
+    pairs, more = form_pairs(data, charset)
+    note = f"Showing the first {MAX_FIELDS} fields." if more else ""
+    return BodyView("form", "Form fields", pairs=tuple(pairs), note=note)
+
+
+def multipart_parts(data: bytes, boundary: str) -> tuple[list[Part], bool]:
+    """`(parts, more)`: the first MAX_PARTS parts of a multipart body, in order. A part with
+    no closing boundary (a truncated body) is still listed, with the bytes that arrived."""
+    delimiter = b"--" + boundary.encode("latin-1", "replace")
+    start = data.find(delimiter)
+    parts: list[Part] = []
+    while start != -1 and len(parts) <= MAX_PARTS:
+        start += len(delimiter)
+        if data[start : start + 2] == b"--":
+            break
+        start = _skip_line_end(data, start)
+        end = data.find(b"\r\n" + delimiter, start)
+        raw = data[start:] if end == -1 else data[start:end]
+        if raw or end != -1:
+            parts.append(_part(raw))
+        start = -1 if end == -1 else end + 2
+    return parts[:MAX_PARTS], len(parts) > MAX_PARTS
+
+
+def multipart_view(data: bytes, boundary: str) -> BodyView:
+    parts, more = multipart_parts(data, boundary)
+    note = f"Showing the first {MAX_PARTS} parts." if more else ("" if parts else "No parts found for the declared boundary.")
+    return BodyView("multipart", "Multipart parts", parts=tuple(parts), note=note)
+
+
+def _skip_line_end(data: bytes, index: int) -> int:
+    """Step over the rest of a boundary line (transport padding, then CRLF or LF)."""
+    line_end = data.find(b"\n", index)
+    return len(data) if line_end == -1 else line_end + 1
+
+
+def _part(raw: bytes) -> Part:
+    head, separator, content = raw.partition(b"\r\n\r\n")
+    if not separator:
+        head, separator, content = raw.partition(b"\n\n")
+    if not separator:  # no blank line: headers only, or no headers at all
+        head, content = (raw, b"") if b":" in raw.split(b"\n", 1)[0] else (b"", raw)
+    headers = _part_headers(head)
+    disposition = media_type(headers.get("content-disposition", ""))[1]
+    mime, params = media_type(headers.get("content-type", ""))
+    textual = is_text_type(mime) if mime else not looks_binary(content)
+    preview = decode_text(content[:PART_PREVIEW], charset_of(params), cut=True)[0] if textual else None
+    return Part(
+        name=disposition.get("name"),
+        filename=disposition.get("filename"),
+        content_type=headers.get("content-type", ""),
+        size=len(content),
+        preview=preview,
+    )
+
+
+def _part_headers(head: bytes) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for line in decode_text(head)[0].splitlines():
+        name, colon, value = line.partition(":")
+        if colon:
+            headers.setdefault(name.strip().lower(), value.strip())
+    return headers
+
+
+# --- content encodings -----------------------------------------------------------------------
+
+
+def decompress(data: bytes, encoding: str, limit: int = DECODED_LIMIT) -> Decoded:
+    """Undo a gzip or deflate Content-Encoding, inflating at most `limit` bytes (a bomb stops
+    there, `truncated` set). Other encodings, and data that is not what it claims, come back
+    with `error` set and no data."""
+    encoding = encoding.strip().lower()
+    if encoding in ("gzip", "x-gzip"):
+        return _inflate(data, zlib.MAX_WBITS | 16, limit, encoding)
+    if encoding == "deflate":  # zlib-wrapped per the RFC; some senders send it raw
+        result = _inflate(data, zlib.MAX_WBITS, limit, encoding)
+        return _inflate(data, -zlib.MAX_WBITS, limit, encoding) if result.error else result
+    return Decoded(b"", error=f"Content-Encoding {encoding!r} is not decoded here; showing the stored bytes.")
+
+
+def _inflate(data: bytes, wbits: int, limit: int, encoding: str) -> Decoded:
+    out = bytearray()
+    rest = data
+    try:
+        while rest and len(out) <= limit:  # several gzip members follow each other
+            inflater = zlib.decompressobj(wbits)
+            out += inflater.decompress(rest, limit + 1 - len(out))
+            if not inflater.eof:
+                if len(out) <= limit and not inflater.unconsumed_tail:
+                    return Decoded(bytes(out), error=f"The {encoding} data ends early; showing the stored bytes.")
+                break
+            rest = inflater.unused_data
+    except zlib.error as error:
+        return Decoded(b"", error=f"Not valid {encoding} data ({error}); showing the stored bytes.")
+    return Decoded(bytes(out[:limit]), truncated=len(out) > limit)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _relabel(view: BodyView, note: str) -> BodyView:
+    notes = " ".join(filter(None, (note, view.note)))
+    return BodyView(view.kind, f"{view.label} (decoded)", view.text, view.pairs, view.parts, notes)
+
+
+def _clip(text: str) -> str:
+    return text[:TEXT_LIMIT]
+
+
+def _clip_note(text: str, cut_before: bool = False) -> str:
+    if len(text) > TEXT_LIMIT or cut_before:
+        return f"Showing the first {_size(TEXT_LIMIT)} characters; download the raw body for the rest."
+    return ""
+
+
+def _size(count: int) -> str:
+    if count < 1024:
+        return f"{count} bytes"
+    value, unit = (count / 1024, "KiB") if count < 1024 * 1024 else (count / 1024 / 1024, "MiB")
+    return f"{value:.1f}".removesuffix(".0") + " " + unit

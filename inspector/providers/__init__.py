@@ -1,0 +1,70 @@
+"""The provider registry: every entry, lookup by id, and `detect(capture)`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from inspector.providers import dev_tools, messaging, payments, seeds, standards
+from inspector.providers.model import Context, Provider, extract
+
+# Order matters only to break ties between equally strong rules: specific before generic.
+REGISTRY: tuple[Provider, ...] = (
+    *seeds.ENTRIES,
+    *dev_tools.ENTRIES,
+    *payments.ENTRIES,
+    *messaging.ENTRIES,
+    *standards.ENTRIES,
+)
+
+_BY_ID = {p.id: p for p in REGISTRY}
+if len(_BY_ID) != len(REGISTRY):
+    raise RuntimeError("duplicate provider id in the registry")
+
+
+@dataclass(frozen=True)
+class Detection:
+    """Which provider sent a capture, its event type and delivery id (None when absent), and
+    the evidence that decided it (short strings such as `header X-GitHub-Event`)."""
+
+    provider_id: str
+    name: str
+    event: str | None
+    delivery_id: str | None
+    evidence: tuple[str, ...]
+
+    def to_json(self) -> dict:
+        """The DESIGN §4 `provider` object."""
+        return {"id": self.provider_id, "name": self.name, "event": self.event,
+                "delivery_id": self.delivery_id}
+
+
+def get(provider_id: str) -> Provider | None:
+    """The entry with this id, or None when there is none."""
+    return _BY_ID.get(provider_id)
+
+
+def all_providers() -> tuple[Provider, ...]:
+    return REGISTRY
+
+
+def detect(capture) -> Detection | None:
+    """The provider that most likely sent `capture` (a CapturedRequest), or None when no entry
+    matches. Header signals are tested before body ones, and the body is parsed at most once."""
+    ctx = Context(capture.method, capture.headers, capture.query, capture.body)
+    best, best_score, best_rule = None, 0, ()
+    for entry in REGISTRY:
+        for rule in entry.detect:
+            score = len(rule) - (100 if entry.generic else 0)
+            if best is not None and score <= best_score:
+                continue
+            if all(signal.holds(ctx) for signal in sorted(rule, key=lambda s: s.cost)):
+                best, best_score, best_rule = entry, score, rule
+    if best is None:
+        return None
+    return Detection(
+        provider_id=best.id,
+        name=best.name,
+        event=extract(ctx, best.event),
+        delivery_id=extract(ctx, best.delivery_id),
+        evidence=tuple(signal.evidence for signal in best_rule),
+    )

@@ -1,0 +1,216 @@
+"""The shape of a provider entry and the detection signals entries are written with."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from inspector.signatures import Message, Scheme
+
+KNOWN = ("official vector", "SDK oracle", "docs only", "inferred")
+
+# Value shapes a header can be required to have (PROVIDERS.md §0.2).
+SHAPES = {
+    "hex40": re.compile(r"^(sha1=)?[0-9a-fA-F]{40}$"),
+    "hex64": re.compile(r"^(sha256=)?[0-9a-fA-F]{64}$"),
+    "base64-32": re.compile(r"^[A-Za-z0-9+/]{43}=$"),
+    "jwt": re.compile(r"^[\w-]+\.[\w-]+\.[\w-]*$"),
+}
+
+
+class Context:
+    """One capture seen by detection: header lookups are a dict, the body is parsed at most
+    once and only when a body signal asks for it."""
+
+    def __init__(self, method: str, headers, query: list[tuple[str, str]], body: bytes):
+        self.method = method.upper()
+        self.headers: dict[str, str] = {}
+        for name, value in headers:
+            self.headers.setdefault(name.lower(), value)
+        self.query = query
+        self.message = Message(method=self.method, url="", headers=tuple(headers), body=body)
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    @cached_property
+    def body_object(self) -> Any:
+        return self.message.json
+
+    def field(self, path: str) -> Any:
+        return self.message.field(path)
+
+    def query_value(self, name: str) -> str | None:
+        return next((v for k, v in self.query if k == name), None)
+
+
+# --- signals: each is one cheap test plus the evidence string it contributes -----------------
+
+
+@dataclass(frozen=True)
+class HasHeader:
+    """Header `name` is present (optionally: starts with / contains / has a value shape)."""
+
+    name: str
+    startswith: str | None = None
+    contains: str | None = None
+    shape: str | None = None
+    cost = 0
+
+    def holds(self, ctx: Context) -> bool:
+        value = ctx.header(self.name)
+        if value is None:
+            return False
+        if self.startswith is not None and not value.startswith(self.startswith):
+            return False
+        if self.contains is not None and self.contains.lower() not in value.lower():
+            return False
+        return self.shape is None or bool(SHAPES[self.shape].match(value.strip()))
+
+    @property
+    def evidence(self) -> str:
+        if self.startswith or self.contains:
+            return f"header {self.name}: {self.startswith or self.contains}…"
+        return f"header {self.name}" + (f" ({self.shape})" if self.shape else "")
+
+
+@dataclass(frozen=True)
+class HasQuery:
+    """Query parameter `name` is present (optionally equal to `equals`)."""
+
+    name: str
+    equals: str | None = None
+    cost = 0
+
+    def holds(self, ctx: Context) -> bool:
+        value = ctx.query_value(self.name)
+        return value is not None and (self.equals is None or value == self.equals)
+
+    @property
+    def evidence(self) -> str:
+        return f"query {self.name}" + (f"={self.equals}" if self.equals else "")
+
+
+@dataclass(frozen=True)
+class BodyKeys:
+    """The JSON body is an object with all of `keys` (`exact`: and no others)."""
+
+    keys: tuple[str, ...]
+    exact: bool = False
+    cost = 1
+
+    def holds(self, ctx: Context) -> bool:
+        body = ctx.body_object
+        if not isinstance(body, dict):
+            return False
+        if self.exact:
+            return set(body) == set(self.keys)
+        return all(k in body for k in self.keys)
+
+    @property
+    def evidence(self) -> str:
+        word = "exactly" if self.exact else "with"
+        return f"JSON body {word} keys {', '.join(self.keys)}"
+
+
+@dataclass(frozen=True)
+class BodyValue:
+    """Body field `path` (JSON, or form for one-part paths) is present, equal to `equals`
+    or starting with `startswith`."""
+
+    path: str
+    equals: Any = None
+    startswith: str | None = None
+    cost = 1
+
+    def holds(self, ctx: Context) -> bool:
+        value = ctx.field(self.path)
+        if value is None:
+            return False
+        if self.equals is not None and value != self.equals:
+            return False
+        return self.startswith is None or (isinstance(value, str) and value.startswith(self.startswith))
+
+    @property
+    def evidence(self) -> str:
+        if self.equals is not None:
+            return f"body {self.path} = {self.equals}"
+        if self.startswith is not None:
+            return f"body {self.path} starts with {self.startswith}"
+        return f"body field {self.path}"
+
+
+@dataclass(frozen=True)
+class BodyArrayOf:
+    """The JSON body is a non-empty array whose first element has all of `keys`."""
+
+    keys: tuple[str, ...]
+    cost = 1
+
+    def holds(self, ctx: Context) -> bool:
+        body = ctx.body_object
+        return (isinstance(body, list) and bool(body) and isinstance(body[0], dict)
+                and all(k in body[0] for k in self.keys))
+
+    @property
+    def evidence(self) -> str:
+        return f"JSON array of events with {', '.join(self.keys)}"
+
+
+Signal = HasHeader | HasQuery | BodyKeys | BodyValue | BodyArrayOf
+Rule = tuple[Signal, ...]
+
+
+@dataclass(frozen=True)
+class Provider:
+    """One provider, declared: how to recognise it, where its event type and delivery id are,
+    which signature scheme(s) it uses (tried in order; none = it does not sign) and how well
+    the scheme is known (`official vector`, `SDK oracle`, `docs only`, `inferred`).
+
+    `detect` is a tuple of rules; a rule holds when all its signals hold; the entry with the
+    strongest holding rule wins. `generic` entries (Standard Webhooks, Svix) only win when no
+    specific provider matches. `event`/`delivery_id` are sources tried in order:
+    `header:Name`, `body:dotted.path`, `query:name`, or several joined with `+` (joined by ".").
+    """
+
+    id: str
+    name: str
+    docs: str
+    detect: tuple[Rule, ...]
+    schemes: tuple[Scheme, ...] = ()
+    event: tuple[str, ...] = ()
+    delivery_id: tuple[str, ...] = ()
+    known: str = "docs only"
+    secret: str = "the webhook signing secret"
+    warnings: tuple[str, ...] = ()
+    unsigned: str = ""
+    generic: bool = False
+
+    def __post_init__(self):
+        if self.known not in KNOWN:
+            raise ValueError(f"{self.id}: known must be one of {KNOWN}")
+        if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", self.id):
+            raise ValueError(f"{self.id}: ids are lowercase and hyphenated")
+
+
+def extract(ctx: Context, sources: tuple[str, ...]) -> str | None:
+    """The first non-empty value among `sources`, as text; None when none is present."""
+    for source in sources:
+        values = [_one(ctx, part) for part in source.split("+")]
+        if all(v not in (None, "") for v in values):
+            return ".".join(str(v) for v in values)[:200]
+    return None
+
+
+def _one(ctx: Context, source: str) -> Any:
+    kind, _, name = source.partition(":")
+    if kind == "header":
+        return ctx.header(name)
+    if kind == "query":
+        return ctx.query_value(name)
+    if kind == "body":
+        value = ctx.field(name)
+        return value if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
+    raise ValueError(f"unknown source {source!r}")

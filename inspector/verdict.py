@@ -1,0 +1,186 @@
+"""Judge a capture's signature against a bin's secrets and say, in one sentence, why."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from inspector import providers
+from inspector.signatures import (
+    KEY_READING_NAMES,
+    Fields,
+    Hmac,
+    MalformedSignatureError,
+    Match,
+    Message,
+    MissingSignatureError,
+    SecretFormatError,
+    SignatureError,
+    SignatureMismatchError,
+    TimestampError,
+    Unverifiable,
+    diagnose,
+)
+
+STATUSES = ("valid", "invalid", "expired", "unsigned", "no_secret", "unverifiable", "none")
+
+
+@dataclass(frozen=True)
+class SecretValue:
+    """A stored secret as the verifier needs it; `provider` None means "any provider"."""
+
+    id: int
+    label: str
+    provider: str | None
+    value: str
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The verdict on one capture (see DESIGN §4 `signature`). `secret` is the matching
+    secret's label, never its value; `debug` feeds the signature-debugger panel."""
+
+    status: str
+    scheme: str | None = None
+    secret: str | None = None
+    detail: str = ""
+    inferred: bool = False
+    warnings: tuple[str, ...] = ()
+    debug: dict = field(default_factory=dict)
+
+
+def verification_to_json(v: Verification) -> dict:
+    """The DESIGN §4 `signature` object plus `inferred`, `warnings` and `debug`."""
+    return {"status": v.status, "scheme": v.scheme, "secret": v.secret, "detail": v.detail,
+            "inferred": v.inferred, "warnings": list(v.warnings), "debug": v.debug}
+
+
+def judge(capture, secrets: Sequence[SecretValue], *, public_url: str,
+          detection: providers.Detection | None = None) -> Verification:
+    """Verify `capture` (a CapturedRequest) as of `capture.received_at` with every secret that
+    is unscoped or scoped to the detected provider. `public_url` is the full URL the sender
+    called (base + `/h/<bin>` + path + `?query`), used by URL-signing providers.
+
+    Never raises for bad input: every failure comes back as a status and a sentence.
+    """
+    detection = detection or providers.detect(capture)
+    entry = providers.get(detection.provider_id) if detection else None
+    if entry is None:
+        return Verification("none", detail="No known provider was detected, so no signature was checked.")
+    if not entry.schemes:
+        note = entry.unsigned or f"{entry.name} does not sign its webhooks"
+        return Verification("unsigned", detail=f"{note}.")
+    msg = Message(method=capture.method, url=public_url, headers=capture.headers, body=capture.body)
+    present = [s for s in entry.schemes if s.is_present(msg)]
+    if not present:
+        where = _signature_place(entry.schemes[0])
+        return Verification("unsigned", scheme=entry.schemes[0].name,
+                            detail=f"{entry.name} signs with {where}, but this request carries none.")
+    scheme = present[0]
+    if isinstance(scheme, Unverifiable):
+        return Verification("unverifiable", scheme=scheme.name, detail=f"{scheme.reason}.")
+    usable = [s for s in secrets if s.provider in (None, entry.id)]
+    if not usable:
+        return Verification("no_secret", scheme=scheme.name,
+                            detail=f"This {entry.name} request is signed, but the bin holds no "
+                                   f"secret for {entry.name} to check it with.")
+    if capture.body_truncated:
+        return Verification("unverifiable", scheme=scheme.name,
+                            detail="The body was cut at the size limit, so its signature "
+                                   "cannot be checked.")
+    return _try_all(entry, present, usable, msg, capture.received_at)
+
+
+def _try_all(entry, schemes, secrets, msg, at) -> Verification:
+    """Try every scheme with every secret; a match wins, then an expired match, then the most
+    useful failure (malformed, secret format, mismatch with diagnostics)."""
+    expired: tuple[TimestampError, object, SecretValue] | None = None
+    failures: list[tuple[SignatureError, object, SecretValue]] = []
+    for scheme in schemes:
+        for secret in secrets:
+            try:
+                match = scheme.verify(msg, secret.value, at=at)
+            except TimestampError as error:
+                expired = expired or (error, scheme, secret)
+            except SignatureError as error:
+                failures.append((error, scheme, secret))
+            else:
+                return _valid(entry, scheme, secret, match)
+    if expired:
+        error, scheme, secret = expired
+        return Verification(
+            "expired", scheme=scheme.name, secret=secret.label,
+            detail=f"The signature matches secret '{secret.label}', but its {error}.",
+            inferred=error.match.inferred, warnings=entry.warnings, debug=error.debug,
+        )
+    return _failure(entry, failures, msg, at)
+
+
+def _valid(entry, scheme, secret: SecretValue, match: Match) -> Verification:
+    extras = []
+    received = match.debug.get("received") or []
+    if len(received) > 1:
+        extras.append(f"signature {match.index + 1} of {len(received)}")
+    if isinstance(scheme, Hmac) and match.key_reading != scheme.keys[0]:
+        extras.append(f"key read as {KEY_READING_NAMES[match.key_reading]}")
+    if match.variant:
+        extras.append(f"signed over {match.variant}")
+    how = f" ({'; '.join(extras)})" if extras else ""
+    sentence = f"The {scheme.name} signature matches secret '{secret.label}'{how}."
+    if match.inferred:
+        sentence = sentence[:-1] + f"; {entry.name}'s scheme is inferred from its docs, not confirmed."
+    return Verification("valid", scheme=scheme.name, secret=secret.label, detail=sentence,
+                        inferred=match.inferred, warnings=entry.warnings,
+                        debug=match.debug | {"key_interpretation": match.key_reading})
+
+
+def _failure(entry, failures, msg, at) -> Verification:
+    """The most useful explanation of a failure: a diagnostic variant that would have matched,
+    else an unreadable signature, an unusable secret, or a plain mismatch."""
+    for error, scheme, secret in failures:
+        if not isinstance(error, (SignatureMismatchError, MalformedSignatureError)):
+            continue
+        hint = diagnose(scheme, msg, secret.value, at=at)
+        if hint:
+            found, expected = hint
+            return Verification(
+                "invalid", scheme=scheme.name,
+                detail=f"The signature matches {found} with secret '{secret.label}', "
+                       f"but {entry.name} uses {expected}.",
+                inferred=scheme.inferred, debug=error.debug | {"diagnosis": found},
+            )
+    for kind in (MissingSignatureError, MalformedSignatureError):
+        found = [f for f in failures if isinstance(f[0], kind)]
+        if found and len(found) == len(failures):
+            error, scheme, _ = found[0]
+            return Verification("invalid", scheme=scheme.name, detail=f"The {entry.name} "
+                                f"signature cannot be read: {error}.", debug=error.debug)
+    mismatches = [f for f in failures if isinstance(f[0], SignatureMismatchError)]
+    if not mismatches:
+        error, scheme, secret = next(
+            (f for f in failures if isinstance(f[0], SecretFormatError)), failures[0])
+        return Verification("invalid", scheme=scheme.name,
+                            detail=f"Secret '{secret.label}' cannot be used: {error}.",
+                            debug=error.debug)
+    error, scheme, _ = mismatches[0]
+    count = len({s.id for _, _, s in mismatches})
+    if any(s.inferred for s in entry.schemes):
+        detail = (f"No candidate scheme matched with {count} secret(s); {entry.name}'s signing "
+                  "scheme is unconfirmed, so this may be a wrong secret or an unknown scheme.")
+        return Verification("invalid", scheme=scheme.name, detail=detail, inferred=True,
+                            debug=error.debug)
+    received = error.debug.get("received") or []
+    several = f" (none of its {len(received)} signatures)" if len(received) > 1 else ""
+    detail = (f"No stored secret matches the {entry.name} signature{several}: wrong secret or "
+              f"the body changed (tried {count} secret(s)).")
+    return Verification("invalid", scheme=scheme.name, detail=detail, debug=error.debug)
+
+
+def _signature_place(scheme) -> str:
+    """Where a scheme's signature lives, in words (`header X-Hub-Signature-256`)."""
+    locator = getattr(scheme, "signature", None)
+    if isinstance(locator, (Fields,)) or hasattr(locator, "name"):
+        return f"header {locator.name}"
+    if locator is not None and hasattr(locator, "path"):
+        return f"body field {locator.path}"
+    return "a signature in the body"

@@ -1,0 +1,69 @@
+"""A bin's signing secrets: add (encrypted), list (hints only), delete."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Blueprint, abort, current_app, jsonify
+
+from .. import providers, secretbox, store
+from ..bins import InvalidInput
+from ..shapes import secret_json
+from .common import json_object
+
+bp = Blueprint("secrets", __name__)
+
+MAX_SECRET_CHARS = 4096
+
+
+@bp.errorhandler(InvalidInput)
+def _invalid_input(error: InvalidInput):
+    return jsonify(error=str(error)), 400
+
+
+def parse_secret(data: dict) -> tuple[str, str, str | None]:
+    """Validate `{label, value, provider?}`; return (label, value, provider)."""
+    label, value, provider = data.get("label"), data.get("value"), data.get("provider")
+    if not isinstance(label, str) or not 1 <= len(label.strip()) <= 100:
+        raise InvalidInput("label must be a string of 1 to 100 characters")
+    if not isinstance(value, str) or not value or len(value) > MAX_SECRET_CHARS:
+        raise InvalidInput(f"value must be a non-empty string of at most {MAX_SECRET_CHARS} characters")
+    if provider is not None and (not isinstance(provider, str) or providers.get(provider) is None):
+        raise InvalidInput("provider must be null or a known provider id (see docs/providers.md)")
+    return label.strip(), value, provider
+
+
+def _bin_or_404(bin_id: str):
+    bin_ = store.get_bin(bin_id)
+    if bin_ is None:
+        abort(404, description=f"no bin named {bin_id!r}")
+    return bin_
+
+
+@bp.post("/api/bins/<bin_id>/secrets")
+def add_secret(bin_id: str):
+    _bin_or_404(bin_id)
+    label, value, provider = parse_secret(json_object())
+    row = store.add_secret(
+        bin_id,
+        label=label,
+        provider=provider,
+        ciphertext=secretbox.encrypt(current_app.config["SECRET_KEY"], value),
+        hint=secretbox.hint(value),
+        now=datetime.now(timezone.utc),
+    )
+    return jsonify(secret_json(row)), 201
+
+
+@bp.get("/api/bins/<bin_id>/secrets")
+def list_secrets(bin_id: str):
+    _bin_or_404(bin_id)
+    return jsonify(secrets=[secret_json(row) for row in store.list_secrets(bin_id)])
+
+
+@bp.delete("/api/bins/<bin_id>/secrets/<int:secret_id>")
+def delete_secret(bin_id: str, secret_id: int):
+    _bin_or_404(bin_id)
+    if not store.delete_secret(bin_id, secret_id):
+        abort(404, description=f"no secret {secret_id} in bin {bin_id!r}")
+    return "", 204
