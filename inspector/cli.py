@@ -1,4 +1,4 @@
-"""The `hookloupe` command: serve (gunicorn with production settings), listen (relay)."""
+"""The `hookloupe` command: serve (gunicorn), listen (relay to localhost), send (signed samples)."""
 
 from __future__ import annotations
 
@@ -71,6 +71,37 @@ def listen(args: argparse.Namespace) -> int:
     return 0
 
 
+def send(args: argparse.Namespace) -> int:
+    """Send one correctly signed sample of a provider to a target URL; print the answer."""
+    from datetime import datetime, timezone
+
+    import httpx
+
+    from .bins import is_http_url
+    from .samples import build_sample, signable_providers
+    from .signatures import SignatureError
+
+    if args.provider not in signable_providers():
+        print(f"hookloupe send: cannot sign as {args.provider!r}; choose one of: {', '.join(signable_providers())}", file=sys.stderr)
+        return 2
+    if not is_http_url(args.url):
+        print(f"hookloupe send: {args.url!r} is not an http(s) URL", file=sys.stderr)
+        return 2
+    try:
+        sample = build_sample(args.provider, secret=args.secret, event=args.event, at=datetime.now(timezone.utc), url=args.url)
+    except (SignatureError, ValueError) as error:
+        print(f"hookloupe send: {error}", file=sys.stderr)
+        return 2
+    try:
+        response = httpx.request(sample.method, args.url + sample.path_suffix, headers=sample.headers, content=sample.body, timeout=30)
+    except httpx.HTTPError as error:
+        print(f"hookloupe send: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    print(f"{sample.method} {args.url} → {response.status_code}")
+    print(response.text[:2000])
+    return 0 if response.is_success else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hookloupe", description="Self-hosted webhook inspector.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -86,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     listen_cmd.add_argument("bin_url", help="the bin's page URL or capture URL")
     listen_cmd.add_argument("--to", required=True, help="local target base URL, e.g. http://localhost:3000/hooks")
     listen_cmd.set_defaults(func=listen)
+
+    send_cmd = commands.add_parser("send", help="send a correctly signed sample webhook of a provider")
+    send_cmd.add_argument("provider", help="provider id, e.g. github, stripe, slack, dreamclass")
+    send_cmd.add_argument("url", help="target URL (a Hookloupe capture URL or your own receiver)")
+    send_cmd.add_argument("--secret", required=True, help="the signing secret the receiver holds")
+    send_cmd.add_argument("--event", help="event type (default: the sample's documented event)")
+    send_cmd.set_defaults(func=send)
     return parser
 
 

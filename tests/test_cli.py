@@ -1,0 +1,49 @@
+"""`hookloupe send` and `hookloupe serve` argument handling, against a real server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from conftest import ROOT
+from inspector.cli import build_parser, serve_options
+from inspector.samples import signable_providers
+
+REQUIRED_SIGNABLE = {"dreamclass", "studiewinkel", "edusign", "eduzz", "dreamship", "github", "stripe", "slack", "shopify", "standard-webhooks"}
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "inspector.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+
+def test_serve_defaults():
+    args = build_parser().parse_args(["serve"])
+    assert (args.host, args.port) == ("127.0.0.1", 8000)
+    options = serve_options("127.0.0.1", 8000, 2, 32)
+    assert options["worker_class"] == "gthread" and options["threads"] == 32 and options["preload_app"] is False
+
+
+def test_required_providers_can_be_sent():
+    assert REQUIRED_SIGNABLE <= set(signable_providers())
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("provider", sorted(REQUIRED_SIGNABLE | {"svix", "twilio", "square"}))
+def test_send_produces_a_valid_capture(live_server, provider):
+    bin_id = live_server.create_bin(f"send-{provider}")
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" if provider in ("standard-webhooks", "svix") else "test-secret-1234567890"
+    httpx.post(f"{live_server.url}/api/bins/{bin_id}/secrets", json={"label": "cli", "value": secret}).raise_for_status()
+    result = run_cli("send", provider, f"{live_server.url}/h/{bin_id}", "--secret", secret)
+    assert result.returncode == 0, result.stderr + result.stdout
+    newest = httpx.get(f"{live_server.url}/api/bins/{bin_id}/requests").json()["requests"][0]
+    got = httpx.get(f"{live_server.url}/api/bins/{bin_id}/requests/{newest['id']}").json()
+    assert got["provider"]["id"] == provider
+    assert got["signature"]["status"] == "valid", got["signature"]["detail"]
+
+
+def test_send_rejects_an_unknown_provider():
+    result = run_cli("send", "nope", "http://127.0.0.1:9/", "--secret", "s")
+    assert result.returncode == 2 and "choose one of" in result.stderr
