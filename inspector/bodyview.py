@@ -1,9 +1,8 @@
-"""Decide how to show a captured body: pretty JSON, form fields, multipart parts, text or hex.
+"""Decide how to show a captured body: pretty JSON, form fields, multipart parts, text or hex."""
 
-Plain functions of bytes and header values; every view is bounded, so a hostile body (a gzip
-bomb, a 10 MiB one-line JSON, a million form fields) costs a fixed amount of memory and time.
-Nothing here produces HTML: templates autoescape whatever text these functions return.
-"""
+# Plain functions of bytes and header values. Every view is bounded, so a hostile body (a gzip
+# bomb, a 10 MiB one-line JSON, a million form fields) costs a fixed amount of memory and time.
+# Nothing here produces HTML: templates autoescape whatever text these functions return.
 
 from __future__ import annotations
 

@@ -188,3 +188,50 @@ def test_an_expired_lease_is_claimed_again(app, client, bin_id, target):
         assert store.claim_forward_job(now, now + timedelta(seconds=30), "other") is None
     assert forward_next(app, now + timedelta(seconds=31)) is True
     assert len(target.wait_for(1)) == 1
+
+
+# --- re-signing -------------------------------------------------------------------------
+
+
+def stripe_capture(client, bin_id, secret, at):
+    from inspector.samples import build_sample
+
+    sample = build_sample("stripe", secret=secret, at=at)
+    return client.post(f"/h/{bin_id}", data=sample.body, headers=sample.headers).json["request_id"]
+
+
+def test_resign_on_replay_gives_a_fresh_valid_stripe_signature(client, bin_id, target):
+    import hashlib
+    import hmac
+    import time
+
+    secret = "whsec_resign_test_secret"
+    client.post(f"/api/bins/{bin_id}/secrets", json={"label": "stripe", "value": secret, "provider": "stripe"})
+    old = datetime.now(timezone.utc) - timedelta(hours=3)
+    capture_id = stripe_capture(client, bin_id, secret, old)
+    edited = base64.b64encode(b'{"id":"evt_edit","type":"charge.refunded"}').decode()
+    delivery = client.post(
+        f"/api/bins/{bin_id}/requests/{capture_id}/replay",
+        json={"url": target.url, "resign": True, "body_base64": edited},
+    ).json
+    assert "re-signed Stripe-Signature" in delivery["note"] and "edited before sending: body" in delivery["note"]
+    got = target.wait_for(1)[0]
+    header = dict(part.split("=", 1) for part in got.header("Stripe-Signature").split(","))
+    assert abs(int(header["t"]) - time.time()) < 60
+    expected = hmac.new(secret.encode(), f"{header['t']}.".encode() + got.body, hashlib.sha256).hexdigest()
+    assert header["v1"] == expected and got.body == b'{"id":"evt_edit","type":"charge.refunded"}'
+    stripe = pytest.importorskip("stripe")
+    stripe.WebhookSignature.verify_header(got.body.decode(), got.header("Stripe-Signature"), secret, tolerance=300)
+
+
+def test_resign_without_a_secret_is_400(client, bin_id, target):
+    capture_id = stripe_capture(client, bin_id, "whsec_x", datetime.now(timezone.utc))
+    response = client.post(f"/api/bins/{bin_id}/requests/{capture_id}/replay", json={"url": target.url, "resign": True})
+    assert response.status_code == 400 and "no secret for Stripe" in response.json["error"]
+    assert target.received == []
+
+
+def test_resign_of_an_unknown_sender_is_400(client, bin_id, target):
+    capture_id = capture(client, bin_id)
+    response = client.post(f"/api/bins/{bin_id}/requests/{capture_id}/replay", json={"url": target.url, "resign": True})
+    assert response.status_code == 400 and "no provider" in response.json["error"]

@@ -21,7 +21,7 @@ from ..bins import (
 from ..db import db
 from ..shapes import bin_json, request_json, summary_json
 from ..verdict import STATUSES
-from .common import base_url, check_target, json_object
+from .common import base_url, check_target, json_object, verdict_base
 
 bp = Blueprint("api", __name__)
 
@@ -112,11 +112,6 @@ def delete_bin(bin_id: str):
     if not store.delete_bin(bin_id):
         abort(404, description=f"no bin named {bin_id!r}")
     return "", 204
-
-
-def verdict_base(bin_) -> str:
-    """The base URL senders call, for URL-signing verification."""
-    return bin_.public_base_url or base_url()
 
 
 @bp.get("/api/bins/<bin_id>/requests")

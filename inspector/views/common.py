@@ -23,6 +23,12 @@ def json_object() -> dict:
     return data
 
 
+def verdict_base(bin_) -> str:
+    """The base URL senders call (the bin's override, else BASE_URL or the request's host),
+    for verifying URL-signing providers."""
+    return bin_.public_base_url or base_url()
+
+
 def own_bases() -> list[str]:
     """The base URLs under which this server's capture URLs are reachable, as far as we know."""
     return [b for b in (request.host_url, current_app.config.get("BASE_URL")) if b]

@@ -5,13 +5,15 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from datetime import datetime, timezone
 
 from flask import Blueprint, abort, current_app, jsonify
 
-from .. import delivery, store
+from .. import delivery, judging, store
 from ..bins import InvalidInput
+from ..resign import ResignError, resign
 from ..shapes import delivery_json
-from .common import check_target, json_object
+from .common import check_target, json_object, verdict_base
 
 bp = Blueprint("replay", __name__)
 
@@ -66,8 +68,23 @@ def replay(bin_id: str, capture_id: int):
     url = check_target(data.get("url"))
     edits = parse_edits(data)
     outgoing = delivery.plan(capture, url, note=describe(edits), **edits)
+    if data.get("resign") is not None and not isinstance(data.get("resign"), bool):
+        raise InvalidInput("resign must be true or false")
+    if data.get("resign"):
+        outgoing = _resigned(bin_id, capture, outgoing)
     row = delivery.replay(capture, outgoing, current_app.config)
     return jsonify(delivery_json(row)), 201
+
+
+def _resigned(bin_id: str, capture, outgoing):
+    """`outgoing` re-signed with the bin's secret for the capture's provider (400 if impossible)."""
+    bin_ = store.get_bin(bin_id)
+    secrets = judging.secret_values(store.list_secrets(bin_id), current_app.config["SECRET_KEY"])
+    verification = judging.judge_row(capture, secrets, verdict_base(bin_))
+    try:
+        return resign(outgoing, judging.captured_from_row(capture), verification, secrets, at=datetime.now(timezone.utc))
+    except ResignError as error:
+        raise InvalidInput(f"cannot re-sign: {error}") from None
 
 
 @bp.get("/api/bins/<bin_id>/requests/<int:capture_id>/deliveries")
