@@ -78,7 +78,9 @@ class Capture(db.Model):
     # Set when Hookloupe answered a provider handshake instead of the bin's response.
     handshake: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_captures_bin_id_id", "bin_id", "id"),)
+    # AUTOINCREMENT on SQLite: ids are never reused after deletes, because event streams and
+    # `hookloupe listen` resume after the last id they saw.
+    __table_args__ = (Index("ix_captures_bin_id_id", "bin_id", "id"), {"sqlite_autoincrement": True})
 
 
 class Secret(db.Model):
@@ -99,6 +101,7 @@ class Delivery(db.Model):
     """One attempt to send a capture to a target (a replay, or one try of an auto-forward)."""
 
     __tablename__ = "deliveries"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id", ondelete="CASCADE"), index=True)

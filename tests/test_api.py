@@ -367,3 +367,15 @@ def test_events_stream_sends_new_captures_with_ids(app, client, bin_id):
     assert f"id: {first}\n" not in text
     data = json.loads(text.split("data: ", 1)[1].split("\n", 1)[0])
     assert data["id"] == second and data["body_size"] == 1
+
+
+def test_ids_are_never_reused_after_deletes(client, bin_id):
+    first = client.post(f"/h/{bin_id}").json["request_id"]
+    client.delete(f"/api/bins/{bin_id}/requests")
+    assert client.post(f"/h/{bin_id}").json["request_id"] > first
+
+
+def test_capture_answer_carries_each_sandbox_header_once(client, bin_id):
+    response = client.post(f"/h/{bin_id}")
+    assert response.headers.getlist("Content-Security-Policy") == ["sandbox; default-src 'none'"]
+    assert response.headers.getlist("X-Content-Type-Options") == ["nosniff"]

@@ -90,9 +90,7 @@ def _reply_response(reply) -> Response:
     response = Response(reply.body, status=reply.status)
     for name, value in reply.headers:
         response.headers[name] = value
-    for name, value in _SANDBOX_HEADERS:
-        response.headers[name] = value
-    return response
+    return sandboxed(response)
 
 
 def bin_response(settings: ResponseSettings, capture_id: int) -> Response:
@@ -108,13 +106,16 @@ def bin_response(settings: ResponseSettings, capture_id: int) -> Response:
             response.headers["Content-Type"] = value
         else:
             response.headers.add(name, value)
+    return sandboxed(response)
+
+
+def sandboxed(response: Response) -> Response:
+    """Add our sandbox headers once; a bin's own CSP stays and both apply."""
     for name, value in _SANDBOX_HEADERS:
-        response.headers.add(name, value)
+        if value not in response.headers.getlist(name):
+            response.headers.add(name, value)
     return response
 
 
 def json_answer(status: int, payload: dict) -> Response:
-    response = Response(json.dumps(payload), status=status, content_type="application/json")
-    for name, value in _SANDBOX_HEADERS:
-        response.headers.add(name, value)
-    return response
+    return sandboxed(Response(json.dumps(payload), status=status, content_type="application/json"))

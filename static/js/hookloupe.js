@@ -1,0 +1,222 @@
+// Hookloupe page behaviour: copy buttons, recent bins, live-stream state, htmx error display.
+// Loaded as a file (the CSP forbids inline script). Captured data is never read or written
+// here except through textContent.
+(function () {
+  "use strict";
+
+  var RECENT_KEY = "hookloupe.recentBins";
+  var RECENT_MAX = 20;
+  var BIN_ID = /^[A-Za-z0-9_-]{3,64}$/;
+  // After this long without a working stream, "reconnecting" becomes "offline".
+  var OFFLINE_AFTER_MS = 10000;
+
+  // --- copy buttons: <button data-copy="element-id"> copies that element's text ----------------
+
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text);
+    }
+    // Plain-http deployments have no clipboard API: copy through a temporary selection.
+    var area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.className = "offscreen";
+    document.body.appendChild(area);
+    area.select();
+    var done = document.execCommand("copy");
+    area.remove();
+    return done ? Promise.resolve() : Promise.reject(new Error("copy refused"));
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy]");
+    if (!button) return;
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    if (!source) return;
+    copyText(source.textContent.trim()).then(
+      function () { flashButton(button, "Copied"); },
+      function () { flashButton(button, "Copy failed"); }
+    );
+  });
+
+  function flashButton(button, label) {
+    var original = button.getAttribute("data-label") || button.textContent;
+    button.setAttribute("data-label", original);
+    button.textContent = label;
+    window.setTimeout(function () { button.textContent = original; }, 1500);
+  }
+
+  // --- recent bins (localStorage) ---------------------------------------------------------
+
+  function readRecent() {
+    try {
+      var stored = JSON.parse(window.localStorage.getItem(RECENT_KEY) || "[]");
+      return Array.isArray(stored) ? stored.filter(function (id) { return BIN_ID.test(id); }) : [];
+    } catch (error) {
+      return [];
+    }
+  }
+
+  function writeRecent(ids) {
+    try {
+      window.localStorage.setItem(RECENT_KEY, JSON.stringify(ids.slice(0, RECENT_MAX)));
+    } catch (error) { /* storage full or disabled: the list is a convenience only */ }
+  }
+
+  function rememberBin(id) {
+    if (!BIN_ID.test(id)) return;
+    writeRecent([id].concat(readRecent().filter(function (other) { return other !== id; })));
+  }
+
+  function showRecent(list) {
+    var ids = readRecent();
+    list.replaceChildren();
+    ids.forEach(function (id) {
+      var item = document.createElement("li");
+      var link = document.createElement("a");
+      link.href = "/bins/" + encodeURIComponent(id);
+      link.textContent = id;
+      item.appendChild(link);
+      list.appendChild(item);
+    });
+    document.getElementById("recent-empty").hidden = ids.length > 0;
+    document.getElementById("recent-forget").hidden = ids.length === 0;
+  }
+
+  // --- live stream state ------------------------------------------------------------------
+
+  var offlineTimer = null;
+
+  function setLiveState(state, label) {
+    var status = document.getElementById("live-status");
+    if (!status) return;
+    status.setAttribute("data-state", state);
+    status.textContent = label;
+  }
+
+  function startOfflineTimer() {
+    if (offlineTimer === null) {
+      offlineTimer = window.setTimeout(function () {
+        setLiveState("offline", "offline · retrying");
+      }, OFFLINE_AFTER_MS);
+    }
+  }
+
+  function stopOfflineTimer() {
+    window.clearTimeout(offlineTimer);
+    offlineTimer = null;
+  }
+
+  var currentSource = null;
+
+  function markLive() {
+    stopOfflineTimer();
+    setLiveState("live", "live");
+  }
+
+  document.addEventListener("htmx:sseOpen", function (event) {
+    markLive();
+    var source = currentSource = event.detail.source;
+    if (source.hookloupeWatched) return;  // the browser re-opened the same stream
+    source.hookloupeWatched = true;
+    source.addEventListener("bin_deleted", function () {
+      source.close();
+      setLiveState("offline", "offline · bin deleted");
+    });
+  });
+
+  document.addEventListener("htmx:sseError", function () {
+    setLiveState(navigator.onLine === false ? "offline" : "reconnecting",
+                 navigator.onLine === false ? "offline" : "reconnecting…");
+    startOfflineTimer();
+  });
+
+  window.addEventListener("offline", function () { setLiveState("offline", "offline"); });
+  // Coming back online may not break an open stream at all: trust its actual state.
+  window.addEventListener("online", function () {
+    if (currentSource && currentSource.readyState === EventSource.OPEN) {
+      markLive();
+    } else {
+      setLiveState("reconnecting", "reconnecting…");
+      startOfflineTimer();
+    }
+  });
+
+  // A row already on the page (an event replayed after a reconnect) is not added twice.
+  document.addEventListener("htmx:sseBeforeMessage", function (event) {
+    var id = parseInt(event.detail.lastEventId, 10);
+    if (id > 0 && document.getElementById("req-" + id)) event.preventDefault();
+  });
+
+  // If the stream has to be re-created (not just resumed by the browser with Last-Event-ID),
+  // it starts after the newest row seen, so a reconnect misses nothing.
+  document.addEventListener("htmx:sseMessage", function (event) {
+    markLive();  // a message is proof the stream works
+    var id = parseInt(event.detail.lastEventId, 10);
+    var live = document.getElementById("live");
+    if (!(id > 0) || !live || !live.hasAttribute("sse-connect")) return;
+    var url = new URL(live.getAttribute("sse-connect"), window.location.href);
+    if (parseInt(url.searchParams.get("after") || "0", 10) < id) {
+      url.searchParams.set("after", String(id));
+      live.setAttribute("sse-connect", url.pathname + url.search);
+    }
+  });
+
+  // --- htmx responses ---------------------------------------------------------------------
+
+  // 4xx answers that carry an HTML fragment (e.g. "name taken") are meant to be shown.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    var type = xhr.getResponseHeader("Content-Type") || "";
+    if (xhr.status >= 400 && xhr.status < 500 && type.indexOf("text/html") === 0) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
+  function showFlash(message) {
+    var flash = document.getElementById("flash");
+    if (!flash) return;
+    flash.textContent = message;
+    flash.hidden = false;
+    window.setTimeout(function () { flash.hidden = true; }, 6000);
+  }
+
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    showFlash("The server answered " + xhr.status + (xhr.status === 404 ? " (already gone?)" : "") + ".");
+  });
+
+  document.addEventListener("htmx:sendError", function () {
+    showFlash("Could not reach the server.");
+  });
+
+  // Mark the row whose details are open.
+  function markSelected() {
+    var detail = document.getElementById("detail");
+    var id = detail && detail.getAttribute("data-capture-id");
+    document.querySelectorAll(".request-row.selected").forEach(function (row) {
+      row.classList.remove("selected");
+    });
+    var row = id && document.getElementById("req-" + id);
+    if (row) row.classList.add("selected");
+  }
+
+  document.addEventListener("htmx:afterSettle", markSelected);
+
+  // --- start ------------------------------------------------------------------------------
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var bin = document.getElementById("bin");
+    if (bin) rememberBin(bin.getAttribute("data-bin-id"));
+    var recent = document.getElementById("recent-bins");
+    if (recent) {
+      showRecent(recent);
+      document.getElementById("recent-forget").addEventListener("click", function () {
+        writeRecent([]);
+        showRecent(recent);
+      });
+    }
+    markSelected();
+  });
+})();

@@ -1,0 +1,275 @@
+"""The pages in real chromium (Playwright) against real gunicorn: live rows, inert hostile data, controls."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+HOSTILE_SCRIPT = "<script>window.__pwned=1</script>"
+HOSTILE_IMG = '<img src=x onerror="window.__pwned=2">'
+HOSTILE_HTMX = '<div hx-get="/api/bins" hx-trigger="load">'
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.server,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"browser tests need Debian's chromium at {CHROMIUM}"),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
+expect = sync_api.expect
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Recorder:
+    """What a page did: every request URL, console errors and uncaught page errors."""
+
+    def __init__(self, page):
+        self.requests: list[str] = []
+        self.console_errors: list[str] = []
+        self.page_errors: list[str] = []
+        page.on("request", lambda request: self.requests.append(request.url))
+        page.on("console", lambda message: message.type == "error" and self.console_errors.append(message.text))
+        page.on("pageerror", lambda error: self.page_errors.append(str(error)))
+
+    def csp_errors(self) -> list[str]:
+        return [text for text in self.console_errors if "Content Security Policy" in text]
+
+
+@pytest.fixture
+def context(browser, live_server):
+    context = browser.new_context(base_url=live_server.url)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context):
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.recorder = Recorder(page)
+    return page
+
+
+def open_live(page, bin_id: str) -> None:
+    page.goto(f"/bins/{bin_id}")
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    expect(page.locator("#live-status")).to_have_text("live")
+
+
+def post_capture(server, bin_id: str, path: str = "/hook", **kwargs) -> int:
+    response = httpx.post(f"{server.url}/h/{bin_id}{path}", timeout=10, **kwargs)
+    assert response.status_code == 200
+    return response.json()["request_id"]
+
+
+def post_raw(server, request_target: str, headers: str, body: bytes) -> int:
+    """Send a request line exactly as given (httpx would percent-encode a hostile path)."""
+    head = f"POST {request_target} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(head.encode() + body)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+    return int(answer.rsplit(b'"request_id":', 1)[1].strip(b" }\r\n"))
+
+
+def post_hostile(server, bin_id: str) -> int:
+    return post_raw(
+        server,
+        f"/h/{bin_id}/{HOSTILE_SCRIPT}?q={HOSTILE_IMG.replace(' ', '%20')}&x={HOSTILE_SCRIPT}",
+        f"X-Evil: {HOSTILE_HTMX}\r\nX-Img: {HOSTILE_IMG}\r\nContent-Type: text/html\r\n",
+        f"{HOSTILE_SCRIPT}\n{HOSTILE_IMG}\n{HOSTILE_HTMX}".encode(),
+    )
+
+
+# --- live updates ----------------------------------------------------------------------------
+
+
+def test_capture_appears_live_without_reload(page, live_server):
+    bin_id = live_server.create_bin("live-bin")
+    open_live(page, bin_id)
+    page.evaluate("window.__sameDocument = true")
+    capture_id = post_capture(live_server, bin_id, "/orders", json={"order": 1})
+    row = page.locator(f"#req-{capture_id}")
+    expect(row).to_be_visible(timeout=5000)
+    expect(row.locator(".method")).to_have_text("POST")
+    expect(row.locator(".path")).to_have_text("/orders")
+    assert page.evaluate("window.__sameDocument") is True
+    expect(page.locator(".empty-note")).to_be_hidden()
+    assert page.recorder.csp_errors() == [] and page.recorder.page_errors == []
+
+
+def test_rows_arrive_in_order_without_duplicates(page, live_server):
+    bin_id = live_server.create_bin("order-bin")
+    open_live(page, bin_id)
+    ids = [post_capture(live_server, bin_id, f"/n{n}") for n in range(5)]
+    expect(page.locator(f"#req-{ids[-1]}")).to_be_visible()
+    shown = page.eval_on_selector_all(".request-row", "rows => rows.map(row => row.id)")
+    assert shown == [f"req-{capture_id}" for capture_id in reversed(ids)]
+
+
+def test_no_capture_is_missed_across_stream_reconnects(browser, tmp_path):
+    """Streams that end every second make the browser reconnect repeatedly (Last-Event-ID);
+    captures sent all the while must each show exactly once."""
+    from conftest import LiveServer  # the shared server class, started here with short streams
+
+    server = LiveServer(tmp_path, env={"HOOKLOUPE_STREAM_MAX_S": "1"}).start()
+    context = browser.new_context(base_url=server.url)
+    try:
+        page = context.new_page()
+        bin_id = server.create_bin("reconnect-bin")
+        open_live(page, bin_id)
+        ids = []
+        for _ in range(12):
+            ids.append(post_capture(server, bin_id))
+            time.sleep(0.25)
+        for capture_id in ids:
+            expect(page.locator(f"#req-{capture_id}")).to_have_count(1, timeout=10_000)
+        assert page.locator(".request-row").count() == len(ids)
+        expect(page.locator("#live-status")).to_have_text("live", timeout=5000)
+    finally:
+        context.close()
+        server.stop()
+
+
+def test_status_shows_reconnecting_then_live_when_the_stream_drops(page, live_server):
+    bin_id = live_server.create_bin("drop-bin")
+    page.route("**/stream*", lambda route: route.fulfill(status=503, body="busy"))
+    page.goto(f"/bins/{bin_id}")
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "reconnecting")
+    capture_id = post_capture(live_server, bin_id)  # sent while the page has no stream
+    page.unroute("**/stream*")
+    expect(page.locator("#live-status")).to_have_text("live", timeout=15_000)
+    expect(page.locator(f"#req-{capture_id}")).to_be_visible()
+
+
+# --- hostile captures ------------------------------------------------------------------------
+
+
+def test_hostile_capture_runs_nothing_and_requests_nothing(page, live_server):
+    bin_id = live_server.create_bin("hostile-bin")
+    before_load = post_hostile(live_server, bin_id)  # rendered by the page itself
+    open_live(page, bin_id)
+    arrived_live = post_hostile(live_server, bin_id)  # rendered into the page over SSE
+    expect(page.locator(f"#req-{arrived_live}")).to_be_visible()
+    expect(page.locator(f"#req-{arrived_live} .path")).to_contain_text(HOSTILE_SCRIPT)
+
+    for capture_id in (before_load, arrived_live):
+        page.click(f"#req-{capture_id} a")
+        expect(page.locator(f'#detail[data-capture-id="{capture_id}"]')).to_be_visible()
+        page.eval_on_selector_all("#detail details", "all => all.forEach(d => { d.open = true; })")
+        expect(page.locator("#detail")).to_contain_text(HOSTILE_HTMX)
+        expect(page.locator("#detail")).to_contain_text(HOSTILE_IMG)
+    page.wait_for_timeout(500)  # give any injected trigger ("load") time to fire
+
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert page.locator("#detail img, #request-list img, [hx-trigger]").count() == 0
+    paths = [httpx.URL(url).path for url in page.recorder.requests]
+    assert "/api/bins" not in paths
+    assert not [path for path in paths if path.endswith("/x")]
+    assert page.recorder.csp_errors() == []
+    assert page.recorder.page_errors == []
+
+
+# --- controls --------------------------------------------------------------------------------
+
+
+def test_copy_button_copies_the_capture_url(page, live_server):
+    bin_id = live_server.create_bin("copy-bin")
+    open_live(page, bin_id)
+    page.click('button[data-copy="capture-url"]')
+    expect(page.locator('button[data-copy="capture-url"]')).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == f"{live_server.url}/h/{bin_id}"
+
+
+def test_detail_pane_shows_the_capture(page, live_server):
+    bin_id = live_server.create_bin("detail-bin")
+    capture_id = post_capture(live_server, bin_id, "/pay", params={"a": "1"}, json={"amount": 5},
+                              headers={"X-Signature": "sig-123"})
+    open_live(page, bin_id)
+    page.click(f"#req-{capture_id} a")
+    detail = page.locator("#detail")
+    expect(detail.locator("h2")).to_have_text(f"Request #{capture_id}")
+    expect(detail).to_contain_text(f"/h/{bin_id}/pay")
+    expect(detail).to_contain_text("sig-123")
+    expect(detail.locator("pre.body-json")).to_contain_text('"amount": 5')
+    expect(page.locator(f"#req-{capture_id}")).to_have_class("request-row selected")
+    href = detail.locator("a[download]").get_attribute("href")
+    assert httpx.get(live_server.url + href).content == b'{"amount":5}'
+
+
+def test_delete_one_and_clear_all(page, live_server):
+    bin_id = live_server.create_bin("delete-bin")
+    keep = post_capture(live_server, bin_id)
+    gone = post_capture(live_server, bin_id)
+    open_live(page, bin_id)
+    page.on("dialog", lambda dialog: dialog.accept())
+
+    page.click(f"#req-{gone} a")
+    page.click("#detail button.danger")
+    expect(page.locator(f"#req-{gone}")).to_have_count(0)
+    expect(page.locator("#detail .placeholder")).to_be_visible()
+    assert httpx.get(f"{live_server.url}/api/bins/{bin_id}/requests/{gone}").status_code == 404
+
+    page.click("#live header button.danger")
+    expect(page.locator(f"#req-{keep}")).to_have_count(0)
+    expect(page.locator(".empty-note")).to_be_visible()
+    assert httpx.get(f"{live_server.url}/api/bins/{bin_id}/requests").json()["requests"] == []
+    expect(page.locator("#live-status")).to_have_text("live")
+
+
+def test_live_rows_still_arrive_after_clear_all(page, live_server):
+    bin_id = live_server.create_bin("clear-bin")
+    post_capture(live_server, bin_id)
+    open_live(page, bin_id)
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.click("#live header button.danger")
+    expect(page.locator(".empty-note")).to_be_visible()
+    later = post_capture(live_server, bin_id)
+    expect(page.locator(f"#req-{later}")).to_be_visible(timeout=3000)
+
+
+def test_home_creates_a_bin_and_remembers_it(page, live_server):
+    page.goto("/")
+    page.fill("#bin-name", "Bad Name!")
+    page.click("#create-form button[type=submit]")
+    expect(page.locator("#create-error")).to_contain_text("lowercase letters")
+
+    page.fill("#bin-name", "from-home")
+    page.click("#create-form button[type=submit]")
+    page.wait_for_url("**/bins/from-home")
+    expect(page.locator("#live-status")).to_have_text("live")
+
+    page.goto("/")
+    expect(page.locator("#recent-bins a")).to_have_text(["from-home"])
+    page.fill("#bin-name", "from-home")
+    page.click("#create-form button[type=submit]")
+    expect(page.locator("#create-error")).to_contain_text("already exists")
+    assert page.recorder.csp_errors() == []
+
+
+def test_unknown_bin_shows_the_404_page(page, live_server):
+    response = page.goto("/bins/never-made")
+    assert response.status == 404
+    expect(page.locator("h1")).to_have_text("No such bin")
