@@ -5,13 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from datetime import datetime, timezone
-
 from flask import Blueprint, abort, current_app, jsonify
 
-from .. import delivery, judging, store
+from .. import store
 from ..bins import InvalidInput
-from ..resign import ResignError, resign
+from ..replays import ResignError, replay_capture
 from ..shapes import delivery_json
 from .common import check_target, json_object, verdict_base
 
@@ -49,11 +47,6 @@ def parse_edits(data: dict) -> dict:
     return edits
 
 
-def describe(edits: dict) -> str | None:
-    changed = [name for name in ("method", "headers", "body") if name in edits]
-    return f"edited before sending: {', '.join(changed)}" if changed else None
-
-
 def _capture_or_404(bin_id: str, capture_id: int):
     row = store.get_capture(bin_id, capture_id)
     if row is None:
@@ -67,24 +60,17 @@ def replay(bin_id: str, capture_id: int):
     data = json_object()
     url = check_target(data.get("url"))
     edits = parse_edits(data)
-    outgoing = delivery.plan(capture, url, note=describe(edits), **edits)
     if data.get("resign") is not None and not isinstance(data.get("resign"), bool):
         raise InvalidInput("resign must be true or false")
-    if data.get("resign"):
-        outgoing = _resigned(bin_id, capture, outgoing)
-    row = delivery.replay(capture, outgoing, current_app.config)
-    return jsonify(delivery_json(row)), 201
-
-
-def _resigned(bin_id: str, capture, outgoing):
-    """`outgoing` re-signed with the bin's secret for the capture's provider (400 if impossible)."""
     bin_ = store.get_bin(bin_id)
-    secrets = judging.secret_values(store.list_secrets(bin_id), current_app.config["SECRET_KEY"])
-    verification = judging.judge_row(capture, secrets, verdict_base(bin_))
     try:
-        return resign(outgoing, judging.captured_from_row(capture), verification, secrets, at=datetime.now(timezone.utc))
+        row = replay_capture(
+            bin_, capture, url=url, edits=edits, resign_it=bool(data.get("resign")),
+            config=current_app.config, base=verdict_base(bin_),
+        )
     except ResignError as error:
         raise InvalidInput(f"cannot re-sign: {error}") from None
+    return jsonify(delivery_json(row)), 201
 
 
 @bp.get("/api/bins/<bin_id>/requests/<int:capture_id>/deliveries")

@@ -1,0 +1,35 @@
+"""One replay from start to finish: plan the outgoing request, apply edits, re-sign if asked,
+send it and record the Delivery. Shared by the JSON API and the page."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from . import delivery, judging, store
+from .models import Bin, Capture, Delivery
+from .resign import ResignError, resign
+
+
+def describe_edits(edits: dict) -> str | None:
+    """`edited before sending: method, body` or None when nothing was edited."""
+    changed = [name for name in ("method", "headers", "body") if name in edits]
+    return f"edited before sending: {', '.join(changed)}" if changed else None
+
+
+def replay_capture(
+    bin_: Bin, capture: Capture, *, url: str, edits: dict, resign_it: bool, config: dict, base: str
+) -> Delivery:
+    """Send `capture` to `url` now (forwarding semantics, `edits` = optional method/headers/
+    body) and return the stored Delivery. Raises ResignError when re-signing was asked for
+    and is impossible; nothing is sent then. `url` must already be checked by the caller."""
+    outgoing = delivery.plan(capture, url, note=describe_edits(edits), **edits)
+    if resign_it:
+        secrets = judging.secret_values(store.list_secrets(bin_.id), config["SECRET_KEY"])
+        verification = judging.judge_row(capture, secrets, base)
+        outgoing = resign(
+            outgoing, judging.captured_from_row(capture), verification, secrets, at=datetime.now(timezone.utc)
+        )
+    return delivery.replay(capture, outgoing, config)
+
+
+__all__ = ["ResignError", "describe_edits", "replay_capture"]
