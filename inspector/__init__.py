@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 import time
@@ -9,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import Flask
+from sqlalchemy import text
 
 from . import config as default_config
 from .db import db, engine_options
@@ -50,7 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(url)
     db.init_app(app)
     with app.app_context():
-        _create_tables()
+        _create_tables(app.instance_path)
 
     from .stream import StreamSlots
     from .views import api, capture, pages, replay, secrets as secrets_views, security
@@ -106,13 +108,20 @@ def _instance_secret_key(instance_path: str) -> str:
     return key
 
 
-def _create_tables() -> None:
-    """Create missing tables. Workers starting together may race on CREATE TABLE; the loser
-    simply finds the tables there on its second try."""
+def _create_tables(instance_path: str) -> None:
+    """Create missing tables, one process at a time: workers start together, and two
+    CREATE TABLEs racing would fail. PostgreSQL serializes on an advisory lock held by the
+    DDL transaction; SQLite on a file lock beside the instance."""
     from . import models  # noqa: F401  (registers the tables)
 
-    try:
-        db.create_all()
-    except Exception:  # noqa: BLE001 - a concurrent CREATE; retry once, then let it raise
-        db.session.rollback()
-        db.create_all()
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(72431)"))
+            db.metadata.create_all(conn)
+        return
+    with open(os.path.join(instance_path, "schema.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            db.create_all()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
