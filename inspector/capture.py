@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime
 from urllib.parse import parse_qsl, quote
 
@@ -80,15 +81,21 @@ def header_pairs(environ: dict) -> tuple[tuple[str, str], ...]:
     pairs = []
     for key, value in environ.items():
         if key.startswith("HTTP_"):
-            name = "-".join(part.capitalize() for part in key[5:].split("_"))
+            name = _header_name(key)
         elif key in _UNPREFIXED_HEADERS:
             if not value:
                 continue
             name = _UNPREFIXED_HEADERS[key]
         else:
             continue
-        pairs.append((name, _wsgi_text(value)))
+        pairs.append((name, value if value.isascii() else _wsgi_text(value)))
     return tuple(pairs)
+
+
+@lru_cache(maxsize=4096)
+def _header_name(environ_key: str) -> str:
+    """`HTTP_X_GITHUB_EVENT` → `X-Github-Event` (the same few names recur: cached)."""
+    return "-".join(part.capitalize() for part in environ_key[5:].split("_"))
 
 
 def read_body(stream, limit: int) -> tuple[bytes, int, bool]:

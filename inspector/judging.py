@@ -7,9 +7,10 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from . import secretbox, store
+from . import providers, secretbox, store
 from .capture import CapturedRequest
 from .models import Bin, Capture, Secret
+from .providers import Detection
 from .verdict import SecretValue, Verification, judge
 
 log = logging.getLogger(__name__)
@@ -56,30 +57,41 @@ def judge_row(row: Capture, secrets: Sequence[SecretValue], base: str, *, at: da
     return judge(captured, secrets, public_url=public_url(base, row.bin_id, row.path, row.query_string))
 
 
+def analyse(row: Capture, secrets: Sequence[SecretValue], base: str) -> tuple[Detection | None, Verification]:
+    """Detect the sender of a stored capture and judge its signature (as of its arrival)."""
+    captured = captured_from_row(row)
+    detection = providers.detect(captured)
+    url = public_url(base, row.bin_id, row.path, row.query_string)
+    return detection, judge(captured, secrets, public_url=url, detection=detection)
+
+
 def judge_rows(rows: Sequence[Capture], bin_id: str, secret_key: str, base: str) -> None:
-    """Fill in the cached verdict of each row that has none (bodies load as needed)."""
+    """Analyse each row not analysed yet (`verdict` None): detect its provider, event and
+    delivery id, judge its signature, cache all of it on the row and in the database.
+
+    Capture stores rows unanalysed, so detection and verification cost nothing on the
+    capture path; they run here, once per row, when someone first looks."""
     missing = [row for row in rows if row.verdict is None]
     if not missing:
         return
     secrets = secret_values(store.list_secrets(bin_id), secret_key)
-    statuses = {row.id: judge_row(row, secrets, base).status for row in missing}
-    store.save_verdicts(statuses)
+    results = {}
     for row in missing:
-        row.verdict = statuses[row.id]
+        detection, verification = analyse(row, secrets, base)
+        row.provider_id = detection.provider_id if detection else None
+        row.event = _clip(detection.event) if detection else None
+        row.delivery_id = _clip(detection.delivery_id) if detection else None
+        row.verdict = verification.status
+        results[row.id] = (row.provider_id, row.event, row.delivery_id, row.verdict)
+    store.save_analysis(results)
 
 
-def judge_pending(bin_: Bin, secret_key: str, base: str, *, limit: int = 200) -> int:
-    """Judge and cache up to `limit` captures of the bin that have no cached verdict; returns
-    how many were judged (0 when all are cached)."""
-    rows = store.unjudged_captures(bin_.id, limit)
-    if not rows:
-        return 0
-    secrets = secret_values(store.list_secrets(bin_.id), secret_key)
-    store.save_verdicts({row.id: judge_row(row, secrets, base).status for row in rows})
-    return len(rows)
+def judge_all_pending(bin_: Bin, secret_key: str, base: str, *, batch: int = 200) -> None:
+    """Analyse every capture of the bin not analysed yet (before filtering on the results)."""
+    while rows := store.unjudged_captures(bin_.id, batch):
+        judge_rows(rows, bin_.id, secret_key, base)
 
 
-def judge_all_pending(bin_: Bin, secret_key: str, base: str) -> None:
-    """Judge every capture of the bin that lacks a cached verdict (before filtering by it)."""
-    while judge_pending(bin_, secret_key, base):
-        pass
+def _clip(text, size: int = 200):
+    """Event names and delivery ids come from hostile bodies: keep them short."""
+    return None if text is None else str(text)[:size]

@@ -13,7 +13,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 
 from .bins import ResponseSettings
-from .capture import CapturedRequest
 from .db import db
 from .models import Bin, Capture, Delivery, ForwardJob, Secret
 
@@ -86,53 +85,6 @@ def delete_bin(bin_id: str) -> bool:
     deleted = db.session.execute(delete(Bin).where(Bin.id == bin_id)).rowcount
     db.session.commit()
     return deleted > 0
-
-
-def add_capture(
-    bin_id: str,
-    captured: CapturedRequest,
-    *,
-    forward_url: str | None = None,
-    detection=None,
-    handshake: str | None = None,
-) -> int:
-    """Store one capture (with its detected provider, and with `forward_url` its forwarding
-    job) in one commit before returning its id. Raises IntegrityError (after rolling back)
-    when the bin vanished."""
-    row = Capture(
-        bin_id=bin_id,
-        received_at=captured.received_at,
-        method=captured.method,
-        path=captured.path,
-        query_string=captured.query_string,
-        headers=[list(pair) for pair in captured.headers],
-        remote_addr=captured.remote_addr,
-        content_type=captured.content_type,
-        body=captured.body,
-        body_size=captured.body_size,
-        body_truncated=captured.body_truncated,
-        provider_id=detection.provider_id if detection else None,
-        event=_clip(detection.event) if detection else None,
-        delivery_id=_clip(detection.delivery_id) if detection else None,
-        verdict=None if detection else "none",
-        handshake=handshake,
-    )
-    db.session.add(row)
-    if forward_url:
-        db.session.add(
-            ForwardJob(capture=row, url=forward_url, next_attempt_at=captured.received_at)
-        )
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise
-    return row.id
-
-
-def _clip(text: str | None, size: int = 200) -> str | None:
-    """Event names and delivery ids come from hostile bodies: keep them short."""
-    return None if text is None else str(text)[:size]
 
 
 def list_captures(
@@ -378,6 +330,7 @@ def reset_verdicts(bin_id: str) -> None:
 
 
 def _reset_verdicts(bin_id: str) -> None:
+    """Captures from no known provider stay "none" whatever the secrets."""
     db.session.execute(
         update(Capture).where(Capture.bin_id == bin_id, Capture.provider_id.is_not(None)).values(verdict=None)
     )
@@ -393,6 +346,17 @@ def save_verdicts(statuses: dict[int, str]) -> None:
     """Cache verdict statuses by capture id."""
     for capture_id, status in statuses.items():
         db.session.execute(update(Capture).where(Capture.id == capture_id).values(verdict=status))
+    db.session.commit()
+
+
+def save_analysis(results: dict[int, tuple]) -> None:
+    """Cache (provider_id, event, delivery_id, verdict) by capture id."""
+    for capture_id, (provider_id, event, delivery_id, verdict) in results.items():
+        db.session.execute(
+            update(Capture)
+            .where(Capture.id == capture_id)
+            .values(provider_id=provider_id, event=event, delivery_id=delivery_id, verdict=verdict)
+        )
     db.session.commit()
 
 

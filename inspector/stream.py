@@ -52,7 +52,8 @@ def capture_events(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[str]:
     """Yield SSE text: every capture of `bin_id` with id > `last_id`, in id order, as
-    `render(row)`; a comment as heartbeat; ends when the bin is deleted or after STREAM_MAX_S."""
+    `render(row)` (a row rendered as None is skipped); a comment as heartbeat; ends when the
+    bin is deleted or after STREAM_MAX_S."""
     poll = float(app.config["STREAM_POLL_S"])
     heartbeat = float(app.config["STREAM_HEARTBEAT_S"])
     started = last_beat = clock()
@@ -66,13 +67,17 @@ def capture_events(
             if lookback:
                 late = [row for row in _recent(bin_id) if row.id < last_id and row.id not in seen]
                 rows = sorted(late + rows, key=lambda row: row.id)
-            messages = [sse_message(render(row), event=event, event_id=row.id) for row in rows]
+            # Ids are read first: render() may commit (judging a verdict), which expires the rows.
+            ids = [row.id for row in rows]
+            # render() may answer None to leave a row out (a page stream with filters).
+            rendered = [(row_id, render(row)) for row_id, row in zip(ids, rows)]
+            messages = [sse_message(text, event=event, event_id=row_id) for row_id, text in rendered if text is not None]
             if clock() - last_beat >= heartbeat and store.get_bin(bin_id) is None:
                 yield sse_message("bin deleted", event="bin_deleted")
                 return
-        for row in rows:
-            seen.add(row.id)
-            last_id = max(last_id, row.id)
+        for row_id in ids:
+            seen.add(row_id)
+            last_id = max(last_id, row_id)
         if messages:
             yield "".join(messages)
             last_beat = clock()

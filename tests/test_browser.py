@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import socket
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
 import pytest
+from targets import RecordingTarget
+
+from inspector.samples import build_sample
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -273,3 +277,87 @@ def test_unknown_bin_shows_the_404_page(page, live_server):
     response = page.goto("/bins/never-made")
     assert response.status == 404
     expect(page.locator("h1")).to_have_text("No such bin")
+
+
+# --- secrets, verdicts, debugger, replay -----------------------------------------------------
+
+
+def test_secret_verdict_debugger_and_replay_flow(page, live_server):
+    secret = "browser-github-secret-0123456789"
+    bin_id = live_server.create_bin("verdict-bin")
+    early = build_sample("github", secret=secret, event="ping", at=datetime.now(timezone.utc))
+    early_id = post_capture(live_server, bin_id, "/gh", content=early.body, headers=dict(early.headers))
+    open_live(page, bin_id)
+    expect(page.locator(f"#req-{early_id} .verdict")).to_have_text("no secret")
+
+    page.click("#secrets summary")
+    page.fill("#secret-label", "github prod")
+    page.fill("#secret-value", secret)
+    page.select_option("#secret-provider", "github")
+    expect(page.locator("#secret-hint")).to_contain_text("Find it in")
+    page.click("#secrets button[type=submit]")
+    expect(page.locator("#secrets")).to_contain_text("Saved secret")
+    expect(page.locator("#secrets .secret-list")).to_contain_text("github prod")
+    assert secret not in page.content()
+    # Adding a secret re-judges every capture: the page reloads its list (and re-makes its stream).
+    expect(page.locator(f"#req-{early_id} .verdict")).to_have_text("valid")
+    expect(page.locator("#live-status")).to_have_text("live")
+
+    sample = build_sample("github", secret=secret, event="push", at=datetime.now(timezone.utc))
+    capture_id = post_capture(live_server, bin_id, "/gh", content=sample.body, headers=dict(sample.headers))
+    row = page.locator(f"#req-{capture_id}")
+    expect(row.locator(".verdict")).to_have_text("valid", timeout=5000)
+    expect(row.locator(".verdict")).to_have_class("badge verdict verdict-valid")
+    expect(row.locator(".badge.event")).to_have_text("push")
+
+    row.locator("a").click()
+    debugger = page.locator("#signature .debugger")
+    expect(debugger).to_be_visible()
+    expect(debugger).to_contain_text("Expected signature")
+    expect(page.locator("#signature")).to_contain_text("secret “github prod”")
+    page.click("#signature button")  # check now
+    expect(page.locator("#signature .checked-now")).to_be_visible()
+
+    target = RecordingTarget().start()
+    try:
+        page.fill("#replay-url", target.url + "/in")
+        page.click("#replay button[type=submit]")
+        expect(page.locator("#replay-result")).to_contain_text("200")
+        expect(page.locator("#deliveries .delivery")).to_have_count(1)
+        first = target.wait_for(1)[0]
+        assert first.path == "/in/gh" and first.body == sample.body
+
+        # Edited and re-signed: the textarea (inside an hx-disable block) is still submitted.
+        page.click("#replay .replay-edits summary")
+        page.fill("#replay-body", '{"edited": true}')
+        page.check("#replay input[name=resign]")
+        page.click("#replay button[type=submit]")
+        expect(page.locator("#deliveries .delivery")).to_have_count(2)
+        expect(page.locator("#deliveries")).to_contain_text("edited before sending: body")
+        second = target.wait_for(2)[1]
+        assert second.body == b'{"edited": true}'
+        assert second.header("X-Hub-Signature-256") != first.header("X-Hub-Signature-256")
+
+        page.click("#deliveries .compare-form button")
+        expect(page.locator("#compare")).to_contain_text("Compare #")
+        expect(page.locator("#compare")).to_contain_text("The bodies are identical.")
+    finally:
+        target.stop()
+    assert page.recorder.csp_errors() == [] and page.recorder.page_errors == []
+
+
+def test_filters_reload_the_list_and_skip_live_rows_that_do_not_match(page, live_server):
+    bin_id = live_server.create_bin("filter-bin")
+    plain = post_capture(live_server, bin_id, "/plain")
+    open_live(page, bin_id)
+    page.select_option("#filters select[name=verdict]", "valid")  # applies at once
+    expect(page.locator(f"#req-{plain}")).to_have_count(0)
+    expect(page.locator(".empty-note")).to_contain_text("No requests match")
+    expect(page.locator("#live-status")).to_have_text("live")
+    assert "verdict=valid" in page.url
+    later_plain = post_capture(live_server, bin_id, "/plain-again")
+    page.wait_for_timeout(1000)
+    expect(page.locator(f"#req-{later_plain}")).to_have_count(0)
+    page.click("#filters .reset")
+    expect(page.locator(f"#req-{later_plain}")).to_be_visible()
+    assert page.recorder.csp_errors() == [] and page.recorder.page_errors == []

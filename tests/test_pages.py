@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
+import hmac as hmac_module
+import html as html_module
 import re
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -14,7 +17,10 @@ from sqlalchemy import insert
 
 from inspector import store
 from inspector.db import db
-from inspector.models import Capture
+from inspector.models import Capture, Delivery
+from inspector.samples import build_sample
+from inspector.views import pages as pages_view
+from targets import RecordingTarget
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 HTMX = {"HX-Request": "true"}
@@ -493,3 +499,449 @@ def test_every_partial_states_what_it_expects():
 def test_templates_never_mark_values_safe():
     for path in TEMPLATES.rglob("*.html"):
         assert "|safe" not in path.read_text().replace(" ", ""), path.name
+
+
+# --- signatures, filters, secrets, replay, deliveries, forwarding ----------------------------
+
+GITHUB_SECRET = "gh-webhook-secret-0123456789"
+CROSS_SITE = HTMX | {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}
+
+
+def github_capture(client, bin_id: str, *, secret: str = GITHUB_SECRET, event: str | None = None,
+                   extra_headers: dict | None = None, path: str = "/github") -> int:
+    sample = build_sample("github", secret=secret, event=event, at=datetime.now(timezone.utc))
+    headers = dict(sample.headers) | (extra_headers or {})
+    return capture(client, bin_id, path=path, data=sample.body, headers=headers)
+
+
+def add_secret_via_page(client, bin_id: str, value: str = GITHUB_SECRET, label: str = "gh", provider: str = "github"):
+    return client.post(f"/bins/{bin_id}/secrets", data={"label": label, "value": value, "provider": provider},
+                       headers=HTMX)
+
+
+def detail_html(client, bin_id: str, capture_id: int) -> str:
+    response = client.get(f"/bins/{bin_id}/requests/{capture_id}", headers=HTMX)
+    assert response.status_code == 200
+    return response.text
+
+
+def badge(html: str, capture_id: int) -> str | None:
+    row = re.search(rf'<li id="req-{capture_id}" class="request-row">(.*?)</li>', html, re.S).group(1)
+    found = re.search(r'<span class="badge verdict (verdict-[a-z-]+)">([^<]*)</span>', row)
+    return found and f"{found.group(1)}:{found.group(2)}"
+
+
+@pytest.fixture
+def target():
+    server = RecordingTarget().start()
+    yield server
+    server.stop()
+
+
+def test_row_shows_provider_event_and_valid_badge(client, bin_id):
+    add_secret_via_page(client, bin_id)
+    capture_id = github_capture(client, bin_id, event="push")
+    html = client.get(f"/bins/{bin_id}").text
+    assert badge(html, capture_id) == "verdict-valid:valid"
+    assert '<span class="badge provider">GitHub</span>' in html
+    assert '<span class="badge event">push</span>' in html
+
+
+def test_row_badge_says_no_secret_then_invalid_with_a_wrong_secret(client, bin_id):
+    capture_id = github_capture(client, bin_id)
+    assert badge(client.get(f"/bins/{bin_id}").text, capture_id) == "verdict-no-secret:no secret"
+    add_secret_via_page(client, bin_id, value="not-the-right-secret-at-all")
+    assert badge(client.get(f"/bins/{bin_id}").text, capture_id) == "verdict-invalid:invalid"
+
+
+def test_plain_capture_has_no_badges(client, bin_id):
+    capture_id = capture(client, bin_id)
+    html = client.get(f"/bins/{bin_id}").text
+    assert badge(html, capture_id) is None
+    assert 'class="badge' not in html.split(f'id="req-{capture_id}"')[1].split("</li>")[0]
+
+
+def test_verdict_class_comes_only_from_the_fixed_list():
+    assert pages_view.verdict_class("valid") == "verdict-valid"
+    assert pages_view.verdict_class("none") == ""
+    assert pages_view.verdict_class('x" onmouseover="a') == ""
+
+
+def test_filters_narrow_the_list(client, bin_id):
+    add_secret_via_page(client, bin_id)
+    valid = github_capture(client, bin_id, event="push")
+    forged = github_capture(client, bin_id, event="issues", secret="someone-elses-secret-value")
+    plain = capture(client, bin_id, path="/plain")
+    list_url = f"/bins/{bin_id}/list"
+    assert row_ids(client.get(list_url, headers=HTMX).text) == [plain, forged, valid]
+    assert row_ids(client.get(f"{list_url}?provider=github", headers=HTMX).text) == [forged, valid]
+    assert row_ids(client.get(f"{list_url}?provider=none", headers=HTMX).text) == [plain]
+    assert row_ids(client.get(f"{list_url}?event=push", headers=HTMX).text) == [valid]
+    assert row_ids(client.get(f"{list_url}?verdict=invalid", headers=HTMX).text) == [forged]
+    assert row_ids(client.get(f"{list_url}?q=plain", headers=HTMX).text) == [plain]
+    assert row_ids(client.get(f"/bins/{bin_id}?verdict=valid").text) == [valid]
+    response = client.get(f"{list_url}?provider=github&verdict=valid", headers=HTMX)
+    assert response.headers["HX-Push-Url"] == f"/bins/{bin_id}?provider=github&verdict=valid"
+    assert "No requests match these filters." in client.get(f"{list_url}?event=nothing", headers=HTMX).text
+
+
+def test_filter_controls_offer_seen_providers_and_statuses(client, bin_id):
+    github_capture(client, bin_id)
+    capture(client, bin_id)
+    html = client.get(f"/bins/{bin_id}?provider=github").text
+    assert '<option value="github" selected>GitHub (1)</option>' in html
+    assert '<option value="none">no provider (1)</option>' in html
+    assert '<option value="no_secret">no secret</option>' in html
+    assert f'sse-connect="/bins/{bin_id}/stream?after=2&amp;provider=github"' in html
+
+
+def test_older_link_keeps_the_filters(client, bin_id, monkeypatch):
+    monkeypatch.setattr(pages_view, "PAGE_SIZE", 2)
+    ids = [github_capture(client, bin_id, event="push") for _ in range(3)]
+    capture(client, bin_id)
+    html = client.get(f"/bins/{bin_id}/list?event=push", headers=HTMX).text
+    assert row_ids(html) == [ids[2], ids[1]]
+    assert f'hx-get="/bins/{bin_id}/requests?before={ids[1]}&amp;event=push"' in html
+    older = client.get(f"/bins/{bin_id}/requests?before={ids[1]}&event=push", headers=HTMX).text
+    assert row_ids(older) == [ids[0]]
+
+
+def test_stream_with_filters_leaves_out_rows_that_do_not_match(client, bin_id, fast_stream):
+    plain = capture(client, bin_id)
+    hooked = github_capture(client, bin_id)
+    text = read_stream(client.get(f"/bins/{bin_id}/stream?after=0&provider=github"), f'id="req-{hooked}"')
+    assert f'id="req-{hooked}"' in text
+    assert f'id="req-{plain}"' not in text and f"id: {plain}\n" not in text
+
+
+def test_stream_rows_carry_their_verdict_badge(client, bin_id, fast_stream):
+    add_secret_via_page(client, bin_id)
+    capture_id = github_capture(client, bin_id)
+    text = read_stream(client.get(f"/bins/{bin_id}/stream?after=0"), f'id="req-{capture_id}"')
+    assert '<span class="badge verdict verdict-valid">valid</span>' in text
+
+
+def test_secret_add_list_delete_never_echoes_the_value(app, client, bin_id):
+    response = add_secret_via_page(client, bin_id)
+    assert response.status_code == 200
+    assert response.headers["HX-Trigger"] == "hookloupe-secrets-changed"
+    assert response.text.lstrip().startswith('<details id="secrets"')
+    assert GITHUB_SECRET not in response.text
+    assert "…6789" in response.text and "Saved secret" in response.text
+    page = client.get(f"/bins/{bin_id}").text
+    assert GITHUB_SECRET not in page and "Signing secrets (1)" in page
+    assert 'type="password"' in page and 'autocomplete="off"' in page
+    with app.app_context():
+        (secret,) = store.list_secrets(bin_id)
+    response = client.delete(f"/bins/{bin_id}/secrets/{secret.id}", headers=HTMX)
+    assert response.status_code == 200 and "Signing secrets (0)" in response.text
+    assert client.delete(f"/bins/{bin_id}/secrets/{secret.id}", headers=HTMX).status_code == 404
+
+
+def test_secret_form_errors_do_not_echo_the_value(client, bin_id):
+    response = add_secret_via_page(client, bin_id, label="", value="sk_live_should_not_appear")
+    assert response.status_code == 400
+    assert "label must be" in response.text
+    assert "sk_live_should_not_appear" not in response.text
+    assert add_secret_via_page(client, bin_id, provider="no-such-provider").status_code == 400
+
+
+def test_secret_provider_choices_carry_where_to_find_the_secret(client, bin_id):
+    html = client.get(f"/bins/{bin_id}").text
+    assert re.search(r'<option value="github" data-hint="[^"]+">GitHub</option>', html)
+
+
+def test_adding_a_secret_rejudges_captures(client, bin_id):
+    capture_id = github_capture(client, bin_id)
+    assert badge(client.get(f"/bins/{bin_id}").text, capture_id) == "verdict-no-secret:no secret"
+    add_secret_via_page(client, bin_id)
+    assert badge(client.get(f"/bins/{bin_id}/list", headers=HTMX).text, capture_id) == "verdict-valid:valid"
+    assert "verdict-valid" in detail_html(client, bin_id, capture_id)
+
+
+def test_detail_shows_provider_docs_evidence_and_verdict(client, bin_id):
+    add_secret_via_page(client, bin_id, label="my github")
+    capture_id = github_capture(client, bin_id, event="push")
+    html = detail_html(client, bin_id, capture_id)
+    assert '<section id="signature"' in html
+    assert re.search(r'<a href="https://docs\.github\.com[^"]*" rel="noopener noreferrer" target="_blank">', html)
+    assert "<dt>Event</dt><dd>push</dd>" in html
+    assert "X-GitHub-Event" in html  # evidence
+    assert '<span class="badge verdict verdict-valid">valid</span>' in html
+    assert "secret “my github”" in html
+    assert "matches secret" in html
+
+
+def test_debugger_shows_expected_and_received_but_never_the_secret(client, bin_id):
+    add_secret_via_page(client, bin_id)
+    capture_id = github_capture(client, bin_id, secret="a-different-secret-value-xyz")
+    html = detail_html(client, bin_id, capture_id)
+    assert "Signature debugger" in html
+    assert "<dt>Expected signature</dt>" in html and "<dt>Received signature(s)</dt>" in html
+    assert "<dt>Signed string (preview)</dt>" in html and "HMAC-SHA256" in html
+    assert "Keep it logically awesome." in html  # the signed body preview
+    assert GITHUB_SECRET not in html and "a-different-secret-value-xyz" not in html
+
+
+def test_debug_rows_are_worded():
+    rows = dict(pages_view.debug_rows({
+        "received": ["aa", "bb"], "matched_index": 1, "timestamp_skew_seconds": -3.5, "tolerance_seconds": 300,
+        "key_interpretation": "whsec", "extra_thing": 7,
+    }))
+    assert rows["Received signature(s)"] == "1. aa\n2. bb   ← matched"
+    assert rows["Matched signature"] == "number 2 of 2"
+    assert rows["Timestamp skew"] == "-3.5 s (timestamp in the future)"
+    assert rows["Tolerance"] == "± 300 s"
+    assert rows["Key read as"] == "the base64 part after whsec_ decoded"
+    assert rows["extra thing"] == "7"
+
+
+def test_check_now_rejudges_against_the_current_time(client, bin_id):
+    add_secret_via_page(client, bin_id)
+    capture_id = github_capture(client, bin_id)
+    html = detail_html(client, bin_id, capture_id)
+    assert f'hx-get="/bins/{bin_id}/requests/{capture_id}/signature?at=now"' in html
+    response = client.get(f"/bins/{bin_id}/requests/{capture_id}/signature?at=now", headers=HTMX)
+    assert response.status_code == 200
+    assert response.text.lstrip().startswith('<section id="signature"')
+    assert "Checked again as of now" in response.text
+    assert "verdict-valid" in response.text
+    plain = client.get(f"/bins/{bin_id}/requests/{capture_id}/signature", headers=HTMX).text
+    assert "Checked again" not in plain
+
+
+def test_check_now_reports_expired_for_an_old_timestamped_signature(client, bin_id, monkeypatch):
+    secret = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    client.post(f"/bins/{bin_id}/secrets", data={"label": "sw", "value": secret, "provider": ""}, headers=HTMX)
+    sample = build_sample("standard-webhooks", secret=secret, at=datetime.now(timezone.utc))
+    capture_id = capture(client, bin_id, data=sample.body, headers=dict(sample.headers))
+    assert "verdict-valid" in detail_html(client, bin_id, capture_id)
+    later = datetime.now(timezone.utc) + timedelta(hours=1)
+
+    class AnHourLater(datetime):  # "now" for the page: the signature's 5-minute window has passed
+        @classmethod
+        def now(cls, tz=None):
+            return later
+
+    monkeypatch.setattr(pages_view, "datetime", AnHourLater)
+    html = client.get(f"/bins/{bin_id}/requests/{capture_id}/signature?at=now", headers=HTMX).text
+    monkeypatch.undo()
+    assert "verdict-expired" in html and "Timestamp skew" in html
+    assert "verdict-valid" in detail_html(client, bin_id, capture_id)  # as of arrival: still valid
+
+
+def test_handshake_answer_is_shown(app, client, bin_id):
+    capture_id = capture(client, bin_id)
+    with app.app_context():
+        store.get_capture(bin_id, capture_id).handshake = "answered the Slack url_verification challenge"
+        db.session.commit()
+    assert "Hookloupe answered this handshake: answered the Slack url_verification challenge" in detail_html(
+        client, bin_id, capture_id)
+
+
+def test_replay_form_is_prefilled_from_the_capture(client, bin_id):
+    capture_id = github_capture(client, bin_id)
+    html = detail_html(client, bin_id, capture_id)
+    assert f'hx-post="/bins/{bin_id}/requests/{capture_id}/replay"' in html
+    assert re.search(r'<textarea id="replay-headers" name="headers"[^>]*>[^<]*X-Github-Event: ping', html, re.I)
+    assert "Keep it logically awesome." in html.split('id="replay-body"')[1]
+    assert 'name="resign" value="1"' in html and "Re-sign with a fresh timestamp" in html
+
+
+def test_replay_form_says_binary_bodies_are_sent_as_captured(client, bin_id):
+    capture_id = capture(client, bin_id, data=b"\xff\xfe\x00binary", headers={"Content-Type": "application/octet-stream"})
+    html = detail_html(client, bin_id, capture_id)
+    assert 'id="replay-body"' not in html
+    assert "sent exactly as captured" in html
+    assert 'name="resign"' not in html  # no provider detected
+
+
+def replay(client, bin_id, capture_id, **form):
+    return client.post(f"/bins/{bin_id}/requests/{capture_id}/replay", data=form, headers=HTMX)
+
+
+def test_replay_to_a_real_target_records_and_shows_the_delivery(app, client, bin_id, target):
+    capture_id = github_capture(client, bin_id, path="/github")
+    html = detail_html(client, bin_id, capture_id)
+    headers_text = re.search(r'<textarea id="replay-headers" name="headers"[^>]*>([^<]*)</textarea>', html).group(1)
+    response = replay(client, bin_id, capture_id, url=target.url + "/in", method="",
+                      headers=html_module.unescape(headers_text).replace("\n", "\r\n"))
+    assert response.status_code == 200
+    (received,) = target.wait_for(1)
+    assert received.path == "/in/github" and received.header("X-GitHub-Event") == "ping"
+    assert '<div id="replay-result"' in response.text and "→\n      200" in response.text
+    assert '<section id="deliveries" class="deliveries" hx-swap-oob="true">' in response.text
+    assert "X-Target" in response.text  # the target's answer headers
+    with app.app_context():
+        (delivery,) = store.list_deliveries(capture_id)
+    assert delivery.kind == "replay" and delivery.note is None  # untouched form: sent as captured
+    listed = client.get(f"/bins/{bin_id}/requests/{capture_id}/deliveries", headers=HTMX).text
+    assert f'id="delivery-{delivery.id}"' in listed and "{&#34;received&#34;: true}" in listed
+
+
+def test_replay_with_edits_notes_them(app, client, bin_id, target):
+    capture_id = capture(client, bin_id, data=b'{"a": 1}', headers={"Content-Type": "application/json"})
+    response = replay(client, bin_id, capture_id, url=target.url, method="PUT",
+                      headers="Content-Type: application/json\r\nX-Added: yes", body='{"a": 2}')
+    assert response.status_code == 200
+    (received,) = target.wait_for(1)
+    assert received.method == "PUT" and received.body == b'{"a": 2}' and received.header("X-Added") == "yes"
+    assert "edited before sending: method, headers, body" in response.text
+
+
+def test_replay_refuses_bad_urls_and_own_capture_url_inline(client, bin_id):
+    capture_id = capture(client, bin_id)
+    response = replay(client, bin_id, capture_id, url="ftp://example.com/")
+    assert response.status_code == 400 and "http:// or https://" in response.text
+    response = replay(client, bin_id, capture_id, url=f"http://localhost/h/{bin_id}")
+    assert response.status_code == 400 and "it would loop" in response.text
+    assert '<div id="replay-result"' in response.text
+
+
+def test_replay_refuses_malformed_header_lines(client, bin_id, target):
+    capture_id = capture(client, bin_id)
+    response = replay(client, bin_id, capture_id, url=target.url, headers="no colon here")
+    assert response.status_code == 400 and "header line 1" in response.text
+    assert target.received == []
+
+
+def test_replay_that_cannot_resign_says_why_and_sends_nothing(client, bin_id, target):
+    capture_id = github_capture(client, bin_id)  # the bin holds no secret
+    response = replay(client, bin_id, capture_id, url=target.url, resign="1")
+    assert response.status_code == 400 and "cannot re-sign" in response.text
+    assert target.received == []
+
+
+def test_replay_resigned_with_the_bins_secret(client, bin_id, target):
+    add_secret_via_page(client, bin_id)
+    capture_id = github_capture(client, bin_id)
+    response = replay(client, bin_id, capture_id, url=target.url, resign="1", body='{"edited": true}')
+    assert response.status_code == 200, response.text
+    (received,) = target.wait_for(1)
+    assert received.body == b'{"edited": true}'
+    expected = "sha256=" + hmac_module.new(GITHUB_SECRET.encode(), received.body, hashlib.sha256).hexdigest()
+    assert received.header("X-Hub-Signature-256") == expected
+
+
+def test_compare_two_deliveries_shows_a_diff(client, bin_id, target):
+    capture_id = capture(client, bin_id, data=b"x")
+    replay(client, bin_id, capture_id, url=target.url)
+    target.status = 500
+    replay(client, bin_id, capture_id, url=target.url, method="PATCH")
+    listed = client.get(f"/bins/{bin_id}/requests/{capture_id}/deliveries", headers=HTMX).text
+    first, second = [int(n) for n in re.findall(r'id="delivery-(\d+)"', listed)]
+    assert f'hx-get="/bins/{bin_id}/requests/{capture_id}/compare"' in listed
+    html = client.get(f"/bins/{bin_id}/requests/{capture_id}/compare?a={first}&b={second}", headers=HTMX).text
+    assert html.lstrip().startswith('<section id="compare"')
+    assert '<tr class="changed"><th>Status</th><td>200</td><td>500</td></tr>' in html
+    assert "The bodies are identical." in html
+    assert "edited before sending: method" in html
+    same = client.get(f"/bins/{bin_id}/requests/{capture_id}/compare?a={first}&b={first}", headers=HTMX).text
+    assert "Pick two different deliveries." in same
+    assert "Pick two deliveries" in client.get(f"/bins/{bin_id}/requests/{capture_id}/compare?a=1", headers=HTMX).text
+
+
+def add_delivery(app, capture_id, *, status=200, headers=(), body=b"", note=None, url="http://t/"):
+    with app.app_context():
+        row = store.add_delivery(Delivery(
+            capture_id=capture_id, kind="replay", url=url, method="POST", attempt=1, status_code=status,
+            error=None, elapsed_ms=3, response_headers=[list(p) for p in headers], response_body=body,
+            note=note, created_at=datetime.now(timezone.utc)))
+        return row.id
+
+
+def test_compare_renders_a_body_diff_with_line_classes(app, client, bin_id):
+    capture_id = capture(client, bin_id)
+    a = add_delivery(app, capture_id, headers=[("X-Same", "1"), ("X-Gone", "a")], body=b'{"n":1,"k":"v"}')
+    b = add_delivery(app, capture_id, headers=[("X-Same", "1"), ("X-New", "b")], body=b'{"n":2,"k":"v"}')
+    html = client.get(f"/bins/{bin_id}/requests/{capture_id}/compare?a={a}&b={b}", headers=HTMX).text
+    assert '<span class="diff-removed">-  &#34;n&#34;: 1,</span>' in html
+    assert '<span class="diff-added">+  &#34;n&#34;: 2,</span>' in html
+    assert '<tr class="removed">' in html and '<tr class="added">' in html and '<tr class="same">' in html
+
+
+def test_deliveries_show_binary_answers_as_hex(app, client, bin_id):
+    capture_id = capture(client, bin_id)
+    add_delivery(app, capture_id, body=b"\xff\x00\x01")
+    html = client.get(f"/bins/{bin_id}/requests/{capture_id}/deliveries", headers=HTMX).text
+    assert "00000000  ff 00 01" in html and "shown as hex" in html
+
+
+def test_forward_settings_save_and_show_state(client, bin_id):
+    html = client.get(f"/bins/{bin_id}").text
+    assert "Auto-forward: off" in html
+    response = client.post(f"/bins/{bin_id}/forward", data={"url": "http://127.0.0.1:9/in", "enabled": "1"},
+                           headers=HTMX)
+    assert response.status_code == 200 and "Auto-forward: on" in response.text
+    assert client.get(f"/api/bins/{bin_id}").json["forward"] == {"url": "http://127.0.0.1:9/in", "enabled": True}
+    response = client.post(f"/bins/{bin_id}/forward", data={"url": "http://127.0.0.1:9/in"}, headers=HTMX)
+    assert "Auto-forward: paused" in response.text
+    response = client.post(f"/bins/{bin_id}/forward", data={"url": ""}, headers=HTMX)
+    assert "Auto-forward: off" in response.text and client.get(f"/api/bins/{bin_id}").json["forward"] is None
+
+
+def test_forward_settings_refuse_own_capture_url_and_bad_urls(client, bin_id):
+    response = client.post(f"/bins/{bin_id}/forward", data={"url": f"http://localhost/h/{bin_id}", "enabled": "1"},
+                           headers=HTMX)
+    assert response.status_code == 400 and "it would loop" in response.text
+    response = client.post(f"/bins/{bin_id}/forward", data={"url": "javascript:alert(1)", "enabled": "1"},
+                           headers=HTMX)
+    assert response.status_code == 400 and "http:// or https://" in response.text
+    assert client.get(f"/api/bins/{bin_id}").json["forward"] is None
+
+
+def test_cross_site_posts_to_the_new_routes_are_refused(app, client, bin_id, target):
+    capture_id = capture(client, bin_id)
+    add_secret_via_page(client, bin_id)
+    with app.app_context():
+        (secret,) = store.list_secrets(bin_id)
+    attempts = [
+        ("post", f"/bins/{bin_id}/secrets", {"label": "x", "value": "y" * 20}),
+        ("delete", f"/bins/{bin_id}/secrets/{secret.id}", None),
+        ("post", f"/bins/{bin_id}/requests/{capture_id}/replay", {"url": target.url}),
+        ("post", f"/bins/{bin_id}/forward", {"url": target.url, "enabled": "1"}),
+    ]
+    for method, url, data in attempts:
+        for headers in ({}, CROSS_SITE, HTMX | {"Sec-Fetch-Site": "same-site"}):
+            assert getattr(client, method)(url, data=data, headers=headers).status_code == 403, (url, headers)
+    with app.app_context():
+        assert len(store.list_secrets(bin_id)) == 1
+        assert store.list_deliveries(capture_id) == []
+    assert target.received == []
+    assert client.get(f"/api/bins/{bin_id}").json["forward"] is None
+
+
+HOSTILE_EVENT_HEADERS = {"X-GitHub-Event": HOSTILE[0], "X-GitHub-Delivery": HOSTILE[1], "X-Evil": HOSTILE[2]}
+
+
+def test_hostile_event_delivery_id_and_headers_stay_escaped_in_new_fragments(app, client, bin_id, target, fast_stream):
+    add_secret_via_page(client, bin_id)
+    capture_id = github_capture(client, bin_id, extra_headers=HOSTILE_EVENT_HEADERS, path="/" + HOSTILE[0])
+    assert_no_hostile_markup(client.get(f"/bins/{bin_id}").text)
+    with app.app_context():  # the page analysed it: the hostile values are its event and delivery id
+        row = store.get_capture(bin_id, capture_id)
+        assert row.event == HOSTILE[0] and row.delivery_id == HOSTILE[1]
+    assert_no_hostile_markup(client.get(f"/bins/{bin_id}/list?provider=github", headers=HTMX).text)
+    assert_no_hostile_markup(detail_html(client, bin_id, capture_id))
+    assert_no_hostile_markup(client.get(f"/bins/{bin_id}?request={capture_id}").text)
+    assert_no_hostile_markup(client.get(f"/bins/{bin_id}/requests/{capture_id}/signature?at=now", headers=HTMX).text)
+    text = read_stream(client.get(f"/bins/{bin_id}/stream?after=0&provider=github"), f'id="req-{capture_id}"')
+    assert_no_hostile_markup("".join(line[6:] + "\n" for line in text.splitlines() if line.startswith("data: ")))
+
+    for _ in range(2):
+        response = replay(client, bin_id, capture_id, url=target.url)
+        assert response.status_code == 200
+        assert_no_hostile_markup(response.text)  # the URL carries the hostile captured path
+    # Deliveries whose answers are hostile (what a target sends back is captured data too).
+    hostile_answer = [("X-Answer", HOSTILE[0]), ("X-Img", HOSTILE[1]), ("X-Htmx", HOSTILE[2])]
+    a = add_delivery(app, capture_id, headers=hostile_answer, body=" ".join(HOSTILE).encode(), note=HOSTILE[2])
+    b = add_delivery(app, capture_id, headers=hostile_answer[:1], body=HOSTILE[1].encode(), url=HOSTILE[0])
+    assert_no_hostile_markup(client.get(f"/bins/{bin_id}/requests/{capture_id}/deliveries", headers=HTMX).text)
+    assert_no_hostile_markup(client.get(f"/bins/{bin_id}/requests/{capture_id}/compare?a={a}&b={b}", headers=HTMX).text)
+
+
+def test_detail_shows_the_providers_warning(client, bin_id):
+    sample = build_sample("dreamclass", secret="dc-secret-0123456789abcdef", at=datetime.now(timezone.utc))
+    capture_id = capture(client, bin_id, data=sample.body, headers=dict(sample.headers))
+    html = detail_html(client, bin_id, capture_id)
+    assert "<li class=\"warning\">DreamClass signs only the request id" in html

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from inspector.providers import dev_tools, messaging, payments, seeds, standards
-from inspector.providers.model import Context, Provider, extract
+from inspector.providers.model import Context, HasHeader, Provider, extract
 
 # Order matters only to break ties between equally strong rules: specific before generic.
 REGISTRY: tuple[Provider, ...] = (
@@ -38,6 +38,26 @@ class Detection:
                 "delivery_id": self.delivery_id}
 
 
+# Every rule once, strongest first, prepared so detection on the capture path does no sorting:
+# (score, registry order, entry, header names the rule needs, signals cheap-first, as declared).
+# Most rules need a header the request lacks, and a set test rules them out at once.
+_RULES = sorted(
+    (
+        (
+            len(rule) - (100 if entry.generic else 0),
+            order,
+            entry,
+            frozenset(s.name.lower() for s in rule if isinstance(s, HasHeader)),
+            tuple(sorted(rule, key=lambda s: s.cost)),
+            rule,
+        )
+        for order, entry in enumerate(REGISTRY)
+        for rule in entry.detect
+    ),
+    key=lambda item: (-item[0], item[1]),
+)
+
+
 def get(provider_id: str) -> Provider | None:
     """The entry with this id, or None when there is none."""
     return _BY_ID.get(provider_id)
@@ -51,15 +71,13 @@ def detect(capture) -> Detection | None:
     """The provider that most likely sent `capture` (a CapturedRequest), or None when no entry
     matches. Header signals are tested before body ones, and the body is parsed at most once."""
     ctx = Context(capture.method, capture.headers, capture.query, capture.body)
-    best, best_score, best_rule = None, 0, ()
-    for entry in REGISTRY:
-        for rule in entry.detect:
-            score = len(rule) - (100 if entry.generic else 0)
-            if best is not None and score <= best_score:
-                continue
-            if all(signal.holds(ctx) for signal in sorted(rule, key=lambda s: s.cost)):
-                best, best_score, best_rule = entry, score, rule
-    if best is None:
+    # Strongest rules first, registry order among equals: the first rule that holds wins.
+    present = ctx.headers.keys()
+    for _score, _order, entry, needed, signals, rule in _RULES:
+        if needed <= present and all(signal.holds(ctx) for signal in signals):
+            best, best_rule = entry, rule
+            break
+    else:
         return None
     return Detection(
         provider_id=best.id,

@@ -122,7 +122,8 @@ def list_requests(bin_id: str):
     if verdict is not None and verdict not in STATUSES:
         raise InvalidInput(f"verdict must be one of: {', '.join(STATUSES)}")
     secret_key = current_app.config["SECRET_KEY"]
-    if verdict:
+    if verdict or request.args.get("provider") or request.args.get("event"):
+        # These filter on analysed columns: analyse what capture stored unanalysed first.
         judging.judge_all_pending(bin_, secret_key, verdict_base(bin_))
     rows = store.list_captures(
         bin_id,
@@ -156,13 +157,12 @@ def show_request(bin_id: str, capture_id: int):
 
 
 def verify(bin_, row, *, check_now: bool = False):
-    """Judge one capture with the bin's secrets; the cached status is refreshed too."""
-    secrets = judging.secret_values(store.list_secrets(bin_.id), current_app.config["SECRET_KEY"])
-    at = datetime.now(timezone.utc) if check_now else None
-    verification = judging.judge_row(row, secrets, verdict_base(bin_), at=at)
-    if not check_now and row.verdict != verification.status:
-        store.save_verdicts({row.id: verification.status})
-    return verification
+    """The full verdict on one capture (as of its arrival, or now with `check_now`); the
+    capture is analysed first if nobody has looked at it yet (its provider columns)."""
+    secret_key, base = current_app.config["SECRET_KEY"], verdict_base(bin_)
+    judging.judge_rows([row], bin_.id, secret_key, base)
+    secrets = judging.secret_values(store.list_secrets(bin_.id), secret_key)
+    return judging.judge_row(row, secrets, base, at=datetime.now(timezone.utc) if check_now else None)
 
 
 @bp.get("/api/bins/<bin_id>/requests/<int:capture_id>/raw")

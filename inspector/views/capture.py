@@ -5,20 +5,21 @@ from __future__ import annotations
 import json
 import time
 from flask import Flask, Response, current_app, request
-from sqlalchemy.exc import IntegrityError
 from werkzeug.routing import Rule
 
-from .. import outbound, providers, store
+from .. import capture_store, outbound, providers, store
 from ..bins import ResponseSettings
 from ..capture import capture_request
 from ..handshakes import handshake_reply
 from ..judging import secret_values
 
 # Served on the capture URL whatever the bin configures: a response body is never run as a
-# page on Hookloupe's origin (a bin could otherwise serve script next to the UI).
+# page on Hookloupe's origin (a bin could otherwise serve script next to the UI); and a bin
+# URL is a capability, never leaked through Referer.
 _SANDBOX_HEADERS = (
     ("Content-Security-Policy", "sandbox; default-src 'none'"),
     ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
 )
 
 
@@ -31,10 +32,6 @@ def init_app(app: Flask) -> None:
 
 
 def capture(bin_id: str, path: str | None = None) -> Response:
-    bin_ = store.get_bin(bin_id)
-    if bin_ is None:
-        return json_answer(404, {"error": f"no bin named {bin_id!r}"})
-    settings = store.response_settings(bin_)
     limit = current_app.config["MAX_BODY_BYTES"]
     captured = capture_request(
         request.environ,
@@ -43,47 +40,68 @@ def capture(bin_id: str, path: str | None = None) -> Response:
         trusted_proxies=int(current_app.config["TRUSTED_PROXIES"]),
         received_at=current_app.extensions["hookloupe.clock"](),
     )
-    detection = providers.detect(captured)
-    reply = _handshake(bin_, captured, detection)
-    # A capture that already went through a Hookloupe is never forwarded again (no loops).
-    forward_to = bin_.forward_url if bin_.forward_enabled and not outbound.incoming_hop(captured.headers) else None
-    try:
-        capture_id = store.add_capture(
-            bin_id,
-            captured,
-            forward_url=forward_to,
-            detection=detection,
-            handshake=f"answered the {detection.name} endpoint-verification handshake" if reply else None,
-        )
-    except IntegrityError:  # the bin was deleted between the lookup and the insert
-        return json_answer(404, {"error": f"no bin named {bin_id!r}"})
+    # Detection and verification read stored rows later; only a possible handshake needs to
+    # know the sender (and the bin's settings) before the row is stored.
+    detection = reply = None
+    if might_be_handshake(captured):
+        target = capture_store.capture_target(bin_id)
+        if target is None:
+            return _no_bin(bin_id)
+        detection, reply = _handshake(target, captured)
+    stored = capture_store.store_capture(
+        bin_id,
+        captured,
+        # A capture that already went through a Hookloupe is never forwarded again (no loops).
+        forward=not outbound.incoming_hop(captured.headers),
+        detection=detection,
+        handshake=f"answered the {detection.name} endpoint-verification handshake" if reply else None,
+    )
+    if stored is None:
+        return _no_bin(bin_id)
     if captured.body_truncated:
         return json_answer(
             413,
             {
                 "error": f"body of {captured.body_size} bytes is over the {limit}-byte limit; "
                 f"the first {limit} bytes were stored",
-                "request_id": capture_id,
+                "request_id": stored.capture_id,
             },
         )
     if reply is not None:
         return _reply_response(reply)
-    return bin_response(settings, capture_id)
+    return bin_response(stored.response, stored.capture_id)
+
+
+def _no_bin(bin_id: str) -> Response:
+    return json_answer(404, {"error": f"no bin named {bin_id!r}"})
 
 
 # Providers whose endpoint verification Hookloupe answers (see handshakes.py).
 _HANDSHAKE_PROVIDERS = {"slack", "zoom", "meta", "microsoft-graph", "twitch"}
 
 
-def _handshake(bin_, captured, detection):
-    """The handshake reply for this capture, if the bin answers handshakes and it is one.
-    Secrets are only decrypted for a provider that needs one (Zoom)."""
-    if not bin_.handshakes or detection is None or detection.provider_id not in _HANDSHAKE_PROVIDERS:
-        return None
+def might_be_handshake(captured) -> bool:
+    """A cheap test that rules out almost every capture before detection runs."""
+    query = captured.query_string
+    return (
+        "validationToken=" in query
+        or "hub.mode=" in query
+        or captured.header("Twitch-Eventsub-Message-Type") is not None
+        or b"url_verification" in captured.body
+        or b"endpoint.url_validation" in captured.body
+    )
+
+
+def _handshake(target, captured):
+    """(detection, reply): the reply is None unless the bin answers handshakes and this is
+    one. Secrets are only decrypted for a provider that needs one (Zoom)."""
+    detection = providers.detect(captured)
+    if not target.handshakes or detection is None or detection.provider_id not in _HANDSHAKE_PROVIDERS:
+        return detection, None
     secrets = []
     if detection.provider_id == "zoom":
-        secrets = secret_values(store.list_secrets(bin_.id), current_app.config["SECRET_KEY"])
-    return handshake_reply(captured, detection, secrets)
+        secrets = secret_values(store.list_secrets(target.bin_id), current_app.config["SECRET_KEY"])
+    return detection, handshake_reply(captured, detection, secrets)
 
 
 def _reply_response(reply) -> Response:
@@ -97,6 +115,13 @@ def bin_response(settings: ResponseSettings, capture_id: int) -> Response:
     """The bin's configured answer (default `200 {"ok": true, "request_id": N}`)."""
     if settings.delay_ms:
         time.sleep(settings.delay_ms / 1000)
+    if settings.body is None and not settings.headers:  # the common case, kept cheap
+        return Response(
+            '{"ok": true, "request_id": %d}' % capture_id,
+            status=settings.status,
+            headers=_SANDBOX_HEADERS,
+            content_type="application/json",
+        )
     if settings.body is None:
         response = json_answer(settings.status, {"ok": True, "request_id": capture_id})
     else:

@@ -43,6 +43,8 @@ def _require_password():
 
 
 def _security_headers(response: Response) -> Response:
+    if request.path.startswith("/h/"):  # capture answers carry their own (views/capture.py)
+        return response
     headers = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")
     # A bin URL is a capability: never leak it through Referer.

@@ -1,4 +1,5 @@
-// Hookloupe page behaviour: copy buttons, recent bins, live-stream state, htmx error display.
+// Hookloupe page behaviour: copy buttons, recent bins, live-stream state, htmx error display,
+// filters and the secrets panel.
 // Loaded as a file (the CSP forbids inline script). Captured data is never read or written
 // here except through textContent.
 (function () {
@@ -203,6 +204,33 @@
   }
 
   document.addEventListener("htmx:afterSettle", markSelected);
+
+  // --- filters, secrets panel -------------------------------------------------------------
+
+  // A changed select applies the filters at once (text fields wait for Enter or the button).
+  document.addEventListener("change", function (event) {
+    var select = event.target.closest("#filters select");
+    if (select) select.form.requestSubmit();
+  });
+
+  // Show where the chosen provider keeps its signing secret (registry text, via textContent).
+  document.addEventListener("change", function (event) {
+    if (event.target.id !== "secret-provider") return;
+    var hint = document.getElementById("secret-hint");
+    var option = event.target.selectedOptions[0];
+    if (hint) hint.textContent = option && option.getAttribute("data-hint") ? "Find it in: " + option.getAttribute("data-hint") : "";
+  });
+
+  // Adding or deleting a secret re-judges every capture (server side): reload the list with
+  // its current filters, and the open signature section.
+  document.addEventListener("hookloupe-secrets-changed", function () {
+    var filters = document.getElementById("filters");
+    if (filters) filters.requestSubmit();
+    var signature = document.getElementById("signature");
+    if (signature && window.htmx) {
+      window.htmx.ajax("GET", signature.getAttribute("data-src"), { target: "#signature", swap: "outerHTML" });
+    }
+  });
 
   // --- start ------------------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""Hookloupe's capture benchmark (`python bench/run.py`); see bench/README.md."""

@@ -1,0 +1,44 @@
+"""Serve bench/noop_app.py under exactly the gunicorn settings `hookloupe serve` uses."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gunicorn.app.base import BaseApplication  # noqa: E402
+
+from inspector.cli import default_workers, serve_options  # noqa: E402
+
+
+class NoopServer(BaseApplication):
+    def __init__(self, options: dict):
+        self.options = options
+        super().__init__()
+
+    def load_config(self):
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from bench.noop_app import create_app
+
+        return create_app()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="the no-op baseline under Hookloupe's gunicorn settings")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument("--threads", type=int, default=32)
+    args = parser.parse_args(argv)
+    NoopServer(serve_options(args.host, args.port, args.workers, args.threads)).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

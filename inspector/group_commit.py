@@ -1,0 +1,114 @@
+"""Group commit for SQLite: concurrent capture inserts share one transaction, and each
+request still answers only after its own row is committed.
+
+SQLite has one writer at a time. Committing each capture alone makes every request pay a
+commit plus the hand-offs of a lock while the others queue. Here the first request to arrive
+becomes the leader: it commits everything queued by then in one transaction, wakes the
+requests it committed for, and hands the lead to the next waiting request, if any. Under load,
+batches grow by themselves; alone, a request simply commits its own row. An flock beside the
+database file orders leaders of different worker processes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+# A batch holds at most this many captures, so one batch cannot hold many answers back.
+MAX_BATCH = 128
+
+Work = Callable[[Any], Any]  # runs with a DBAPI cursor, returns the caller's result
+
+
+class _Job:
+    __slots__ = ("work", "done", "result", "error", "lead")
+
+    def __init__(self, work: Work):
+        self.work = work
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.lead = False  # set when the lead is handed to this job's request
+
+    def finish(self, result: Any = None, error: BaseException | None = None) -> None:
+        self.result, self.error = result, error
+        self.done.set()
+
+    def outcome(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+class GroupWriter:
+    """Runs submitted work in shared transactions on connections from `connect`."""
+
+    def __init__(self, connect: Callable[[], Any], lock_path: str):
+        self._connect = connect
+        self._lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        weakref.finalize(self, os.close, self._lock_fd)
+        self._mutex = threading.Lock()
+        self._pending: list[_Job] = []
+        self._leading = False
+
+    def run(self, work: Work) -> Any:
+        """Run `work(cursor)` in a committed transaction and return its result; raises what
+        `work` raised (its own changes were rolled back, other requests' were committed)."""
+        job = _Job(work)
+        with self._mutex:
+            self._pending.append(job)
+            lead = not self._leading
+            self._leading = True
+        if not lead:
+            job.done.wait()
+            if not job.lead:
+                return job.outcome()
+        with self._mutex:  # leading: this job is first in line, so it is in this batch
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+        self._commit(batch)
+        with self._mutex:
+            if self._pending:
+                successor = self._pending[0]
+                successor.lead = True
+                successor.done.set()
+            else:
+                self._leading = False
+        return job.outcome()
+
+    def _commit(self, batch: list[_Job]) -> None:
+        """Commit the batch in one transaction; if any work fails, roll back and run each job
+        alone, so only the failing one fails."""
+        outcome = self._transaction(batch)
+        if isinstance(outcome, list):
+            for job, result in zip(batch, outcome):
+                job.finish(result)
+        elif len(batch) == 1:
+            batch[0].finish(error=outcome)
+        else:
+            for job in batch:
+                self._commit([job])
+
+    def _transaction(self, batch: list[_Job]) -> list | BaseException:
+        """The batch's results after a commit, or the error after a rollback."""
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            raw = self._connect()
+            try:
+                cursor = raw.cursor()
+                results = [job.work(cursor) for job in batch]
+                cursor.close()
+                raw.commit()
+                return results
+            except BaseException as error:  # noqa: BLE001 - handed to the waiting request
+                raw.rollback()
+                return error
+            finally:
+                raw.close()
+        except BaseException as error:  # noqa: BLE001 - no connection: the batch fails
+            return error
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
