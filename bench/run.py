@@ -27,6 +27,8 @@ from bench.load import LoadResult  # noqa: E402
 from inspector.cli import default_workers  # noqa: E402
 
 TARGET_RATIO = 0.6
+# The three servers measured in each round: Hookloupe, the no-op app, the naive reference.
+TARGETS = ["capture", "noop", "naive"]
 # No capture may be pruned during the run, so stored can be compared to acknowledged.
 NO_PRUNING = 1_000_000_000
 
@@ -88,16 +90,18 @@ def main(argv: list[str] | None = None) -> int:
         hookloupe = servers.hookloupe_server(workdir, workdir / "instance", workers=args.workers,
                                              threads=args.threads, env=env)
         noop = servers.noop_server(workdir, workers=args.workers, threads=args.threads)
+        naive = servers.naive_server(workdir, workers=args.workers, threads=args.threads)
         try:
             stack.enter_context(hookloupe)
             stack.enter_context(noop)
+            stack.enter_context(naive)
         except servers.ServerError as error:
             print(f"server failed to start: {error}", file=sys.stderr)
             return 2
         if args.keep_temp:
             print(f"temporary folder (kept): {workdir}")
         try:
-            report = benchmark(args, client, hookloupe, noop, workdir)
+            report = benchmark(args, client, hookloupe, noop, naive, workdir)
         except (load.LoadError, servers.ServerError, OSError) as error:
             print(f"benchmark failed: {error}\n--- hookloupe log ---\n{hookloupe.log_tail()}", file=sys.stderr)
             return 2
@@ -109,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if report["stored_vs_acknowledged"]["lost"] else 0
 
 
-def benchmark(args, client: str, hookloupe: servers.Server, noop: servers.Server, workdir: Path) -> dict:
+def benchmark(args, client: str, hookloupe: servers.Server, noop: servers.Server, naive: servers.Server,
+              workdir: Path) -> dict:
     body = load.json_body(args.body_bytes)
     prefix = f"bench-{secrets.token_hex(3)}"
 
@@ -129,30 +134,32 @@ def benchmark(args, client: str, hookloupe: servers.Server, noop: servers.Server
     if args.warmup > 0:
         drive_capture("warmup", args.warmup)
         drive(f"{noop.url}/h/warmup", args.warmup)
+        drive(f"{naive.url}/h/warmup", args.warmup)
 
     rounds: list[dict] = []
     for number in range(1, args.rounds + 1):
-        order = ["capture", "noop"] if number % 2 else ["noop", "capture"]
+        # Rotate which target goes first, so slow drift on the machine hits all of them.
+        order = TARGETS[number % 3:] + TARGETS[:number % 3]
         results = {}
         for target in order:
             print(f"round {number}/{args.rounds}: {target} ({args.seconds:g} s) ...", flush=True)
             if target == "capture":
                 results[target] = drive_capture(f"r{number}", args.seconds)
             else:
-                results[target] = drive(f"{noop.url}/h/noop", args.seconds)
+                results[target] = drive(f"{(noop if target == 'noop' else naive).url}/h/{target}", args.seconds)
         rounds.append(results)
 
     capture = [r["capture"] for r in rounds]
-    noop_runs = [r["noop"] for r in rounds]
     medians = {
         name: {
-            "rps": statistics.median(r.rps for r in runs),
-            "p50_ms": statistics.median(r.p50_ms for r in runs),
-            "p99_ms": statistics.median(r.p99_ms for r in runs),
+            "rps": statistics.median(r[name].rps for r in rounds),
+            "p50_ms": statistics.median(r[name].p50_ms for r in rounds),
+            "p99_ms": statistics.median(r[name].p99_ms for r in rounds),
         }
-        for name, runs in (("capture", capture), ("noop", noop_runs))
+        for name in TARGETS
     }
     ratio = medians["capture"]["rps"] / medians["noop"]["rps"] if medians["noop"]["rps"] else 0.0
+    naive_ratio = medians["naive"]["rps"] / medians["noop"]["rps"] if medians["noop"]["rps"] else 0.0
 
     live_part = measure_live(args, hookloupe, f"{prefix}-live")
     return {
@@ -164,6 +171,7 @@ def benchmark(args, client: str, hookloupe: servers.Server, noop: servers.Server
         "rounds": [{target: load.result_json(result) for target, result in r.items()} for r in rounds],
         "median": {name: {k: round(v, 3) for k, v in figures.items()} for name, figures in medians.items()},
         "ratio": round(ratio, 3),
+        "naive_ratio": round(naive_ratio, 3),
         "target_ratio": TARGET_RATIO,
         "stored_vs_acknowledged": {
             "acknowledged": sum(c.acknowledged for c in checks),
@@ -252,22 +260,23 @@ def print_report(report: dict) -> None:
     print()
     print(f"Hookloupe capture benchmark: {s['client']}, {s['connections']} connections, "
           f"{s['rounds']} rounds x {s['seconds']:g} s, {s['body_bytes']}-byte JSON POST")
-    print(f"both servers: gunicorn gthread, {s['workers']} workers x {s['threads']} threads; "
+    print(f"all servers: gunicorn gthread, {s['workers']} workers x {s['threads']} threads; "
           f"Hookloupe on {s['database']}")
     print()
     print(f"{'round':<7}{'target':<9}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'2xx':>9}{'non-2xx':>9}{'errors':>8}")
     for number, r in enumerate(report["rounds"], 1):
-        for target in ("capture", "noop"):
+        for target in TARGETS:
             f = r[target]
             print(f"{number:<7}{target:<9}{f['rps']:>10.0f}{f['p50_ms']:>9.2f}{f['p99_ms']:>9.2f}"
                   f"{f['ok']:>9}{f['non_2xx']:>9}{f['errors']:>8}")
     m = report["median"]
     print()
     print(f"{'median':<16}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
-    for target in ("capture", "noop"):
+    for target in TARGETS:
         print(f"{target:<16}{m[target]['rps']:>10.0f}{m[target]['p50_ms']:>9.2f}{m[target]['p99_ms']:>9.2f}")
     verdict = "meets" if report["ratio"] >= report["target_ratio"] else "BELOW"
     print(f"\nratio capture/no-op (median req/s): {report['ratio']:.2f}  ({verdict} the {report['target_ratio']} target)")
+    print(f"reference: naive Flask + one SQLite row per request / no-op: {report['naive_ratio']:.2f}")
 
     c = report["stored_vs_acknowledged"]
     how = "by request_id" if c["by_id"] else "by count"

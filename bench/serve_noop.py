@@ -15,8 +15,9 @@ from inspector.cli import default_workers, serve_options  # noqa: E402
 
 
 class NoopServer(BaseApplication):
-    def __init__(self, options: dict):
+    def __init__(self, options: dict, naive_db: str | None = None):
         self.options = options
+        self.naive_db = naive_db
         super().__init__()
 
     def load_config(self):
@@ -24,6 +25,10 @@ class NoopServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
+        if self.naive_db:
+            from bench.naive_app import create_app as create_naive
+
+            return create_naive(self.naive_db)
         from bench.noop_app import create_app
 
         return create_app()
@@ -35,8 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--workers", type=int, default=default_workers())
     parser.add_argument("--threads", type=int, default=32)
+    parser.add_argument("--naive-db", help="serve bench/naive_app.py (one SQLite row per request) with this database")
     args = parser.parse_args(argv)
-    NoopServer(serve_options(args.host, args.port, args.workers, args.threads)).run()
+    NoopServer(serve_options(args.host, args.port, args.workers, args.threads), args.naive_db).run()
     return 0
 
 

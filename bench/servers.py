@@ -115,3 +115,10 @@ def noop_server(log_dir: Path, *, workers: int, threads: int) -> Server:
     argv = [sys.executable, str(ROOT / "bench" / "serve_noop.py"), "--host", HOST, "--port", "{port}",
             "--workers", str(workers), "--threads", str(threads)]
     return Server("noop", argv, health_path="/healthz", log_dir=log_dir)
+
+
+def naive_server(log_dir: Path, *, workers: int, threads: int) -> Server:
+    """bench/naive_app.py (Flask + one SQLite row per request) under the same settings."""
+    argv = [sys.executable, str(ROOT / "bench" / "serve_noop.py"), "--host", HOST, "--port", "{port}",
+            "--workers", str(workers), "--threads", str(threads), "--naive-db", str(log_dir / "naive.db")]
+    return Server("naive", argv, health_path="/healthz", log_dir=log_dir)
