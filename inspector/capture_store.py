@@ -92,7 +92,8 @@ def store_capture(
     """In one transaction: look the bin up, insert the capture and, when the bin forwards
     (and `forward`), its forwarding job; committed before this returns. None when there is no
     such bin (nothing is stored)."""
-    dialect = db.engine.dialect.name
+    engine = db.engine
+    dialect = engine.dialect.name
     sqlite = dialect == "sqlite"
     received_at = _timestamp(captured.received_at, sqlite)
     params = (
@@ -128,16 +129,16 @@ def store_capture(
         return StoredCapture(capture_id, target.response)
 
     try:
-        return _sqlite_group_writer().run(work) if sqlite else _run_alone(work)
+        return _sqlite_group_writer(engine).run(work) if sqlite else _run_alone(engine, work)
     except Exception as error:
         if _is_foreign_key_error(error):  # the bin was deleted in between (PostgreSQL)
             return None
         raise
 
 
-def _run_alone(work):
+def _run_alone(engine, work):
     """`work(cursor)` in its own transaction (PostgreSQL handles concurrent writers itself)."""
-    raw = db.engine.raw_connection()
+    raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
         result = work(cursor)
@@ -151,11 +152,10 @@ def _run_alone(work):
         raw.close()
 
 
-def _sqlite_group_writer() -> group_commit.GroupWriter:
+def _sqlite_group_writer(engine) -> group_commit.GroupWriter:
     """The app's group-commit writer for its SQLite database (one per app and process)."""
     writer = current_app.extensions.get("hookloupe.group_writer")
     if writer is None:
-        engine = db.engine
         writer = group_commit.GroupWriter(engine.raw_connection, f"{engine.url.database}-capture.lock")
         writer = current_app.extensions.setdefault("hookloupe.group_writer", writer)
     return writer
@@ -165,7 +165,7 @@ def _timestamp(moment: datetime, sqlite: bool):
     """SQLite keeps naive UTC text in SQLAlchemy's format (models.UTCDateTime reads it back)."""
     if not sqlite:
         return moment
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _clip(text, size: int = 200):

@@ -45,10 +45,12 @@ class _Job:
 
 
 class GroupWriter:
-    """Runs submitted work in shared transactions on connections from `connect`."""
+    """Runs submitted work in shared transactions on one connection from `connect`, used by
+    one leader at a time and kept between batches (a failed batch replaces it)."""
 
     def __init__(self, connect: Callable[[], Any], lock_path: str):
         self._connect = connect
+        self._raw: Any = None
         self._lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         weakref.finalize(self, os.close, self._lock_fd)
         self._mutex = threading.Lock()
@@ -96,19 +98,27 @@ class GroupWriter:
         """The batch's results after a commit, or the error after a rollback."""
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         try:
-            raw = self._connect()
+            if self._raw is None:
+                self._raw = self._connect()
+            cursor = self._raw.cursor()
             try:
-                cursor = raw.cursor()
                 results = [job.work(cursor) for job in batch]
-                cursor.close()
-                raw.commit()
+                self._raw.commit()
                 return results
-            except BaseException as error:  # noqa: BLE001 - handed to the waiting request
-                raw.rollback()
-                return error
             finally:
-                raw.close()
-        except BaseException as error:  # noqa: BLE001 - no connection: the batch fails
+                cursor.close()
+        except BaseException as error:  # noqa: BLE001 - handed to the waiting requests
+            self._discard_connection()
             return error
         finally:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _discard_connection(self) -> None:
+        """Roll back and drop the connection after a failure; the next batch opens another."""
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            try:
+                raw.rollback()
+                raw.close()
+            except Exception:  # noqa: BLE001 - it is being thrown away either way
+                pass
