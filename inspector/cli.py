@@ -25,16 +25,7 @@ def serve_options(host: str, port: int, workers: int, threads: int) -> dict:
         "preload_app": False,
         "errorlog": "-",
         "loglevel": "info",
-        "post_fork": _tune_worker,
     }
-
-
-def _tune_worker(_server, _worker) -> None:
-    """A thread that returns from I/O (a database call, a lock) waits for the GIL up to the
-    switch interval while other threads run Python; at the 5 ms default, every hand-off on
-    the capture path (each SQLite call, each commit a request waits for) can cost that much.
-    Threaded workers trade a little switching overhead for far shorter waits."""
-    sys.setswitchinterval(float(os.environ.get("HOOKLOUPE_SWITCH_INTERVAL_S", "0.0005")))
 
 
 def default_workers() -> int:

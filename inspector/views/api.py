@@ -21,7 +21,7 @@ from ..bins import (
 from ..db import db
 from ..shapes import bin_json, request_json, summary_json
 from ..verdict import STATUSES
-from .common import base_url, check_target, json_object, verdict_base
+from .common import base_url, bin_or_404, capture_or_404, check_target, json_object, verdict_base
 
 bp = Blueprint("api", __name__)
 
@@ -33,12 +33,6 @@ DEFAULT_PAGE = 50
 def _invalid_input(error: InvalidInput):
     return jsonify(error=str(error)), 400
 
-
-def _bin_or_404(bin_id: str):
-    bin_ = store.get_bin(bin_id)
-    if bin_ is None:
-        abort(404, description=f"no bin named {bin_id!r}")
-    return bin_
 
 
 def _bin_payload(bin_) -> dict:
@@ -83,12 +77,12 @@ def create_bin():
 
 @bp.get("/api/bins/<bin_id>")
 def show_bin(bin_id: str):
-    return jsonify(_bin_payload(_bin_or_404(bin_id)))
+    return jsonify(_bin_payload(bin_or_404(bin_id)))
 
 
 @bp.patch("/api/bins/<bin_id>")
 def update_bin(bin_id: str):
-    bin_ = _bin_or_404(bin_id)
+    bin_ = bin_or_404(bin_id)
     data = json_object()
     unknown = set(data) - {"response", "forward", "max_requests", "handshakes", "public_base_url"}
     if unknown:
@@ -116,7 +110,7 @@ def delete_bin(bin_id: str):
 
 @bp.get("/api/bins/<bin_id>/requests")
 def list_requests(bin_id: str):
-    bin_ = _bin_or_404(bin_id)
+    bin_ = bin_or_404(bin_id)
     limit = _int_arg("limit", low=1, high=MAX_PAGE) or DEFAULT_PAGE
     verdict = request.args.get("verdict") or None
     if verdict is not None and verdict not in STATUSES:
@@ -140,19 +134,13 @@ def list_requests(bin_id: str):
     return jsonify(requests=[summary_json(row) for row in rows], next_before=next_before)
 
 
-def _capture_or_404(bin_id: str, capture_id: int):
-    row = store.get_capture(bin_id, capture_id)
-    if row is None:
-        abort(404, description=f"no request {capture_id} in bin {bin_id!r}")
-    return row
-
 
 @bp.get("/api/bins/<bin_id>/requests/<int:capture_id>")
 def show_request(bin_id: str, capture_id: int):
     """The capture with a fresh verdict; `?at=now` judges timestamps against the current time
     instead of the arrival time ("check now")."""
-    bin_ = _bin_or_404(bin_id)
-    row = _capture_or_404(bin_id, capture_id)
+    bin_ = bin_or_404(bin_id)
+    row = capture_or_404(bin_id, capture_id)
     return jsonify(request_json(row, verify(bin_, row, check_now=request.args.get("at") == "now")))
 
 
@@ -167,7 +155,7 @@ def verify(bin_, row, *, check_now: bool = False):
 
 @bp.get("/api/bins/<bin_id>/requests/<int:capture_id>/raw")
 def raw_body(bin_id: str, capture_id: int):
-    row = _capture_or_404(bin_id, capture_id)
+    row = capture_or_404(bin_id, capture_id)
     return Response(
         row.body,
         content_type="application/octet-stream",
@@ -180,7 +168,7 @@ def raw_body(bin_id: str, capture_id: int):
 
 @bp.delete("/api/bins/<bin_id>/requests")
 def clear_requests(bin_id: str):
-    _bin_or_404(bin_id)
+    bin_or_404(bin_id)
     store.clear_captures(bin_id)
     return "", 204
 
@@ -196,12 +184,12 @@ def delete_request(bin_id: str, capture_id: int):
 def events(bin_id: str):
     """SSE of new captures. Resumes after `Last-Event-ID` (or `?after=`); with neither, starts
     from now. A worker holding its maximum of streams answers 503 with Retry-After."""
-    _bin_or_404(bin_id)
+    bin_or_404(bin_id)
     last_id = stream.parse_last_event_id(request.headers.get("Last-Event-ID"), request.args.get("after"))
     if last_id is None:
         newest = store.list_captures(bin_id, limit=1)
         last_id = newest[0].id if newest else 0
-    secret_key, base = current_app.config["SECRET_KEY"], verdict_base(_bin_or_404(bin_id))
+    secret_key, base = current_app.config["SECRET_KEY"], verdict_base(bin_or_404(bin_id))
 
     def render(row):
         judging.judge_rows([row], bin_id, secret_key, base)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import abort, current_app, request
+
+from .. import store
 
 from ..bins import InvalidInput, is_http_url
 from ..delivery import is_own_capture_url
@@ -41,3 +43,19 @@ def check_target(url: object) -> str:
     if is_own_capture_url(url, own_bases()):
         raise InvalidInput("refusing to send to this server's own capture URL: it would loop")
     return url
+
+
+def bin_or_404(bin_id: str):
+    """The bin, or a 404 naming it."""
+    bin_ = store.get_bin(bin_id)
+    if bin_ is None:
+        abort(404, description=f"no bin named {bin_id!r}")
+    return bin_
+
+
+def capture_or_404(bin_id: str, capture_id: int):
+    """The capture of that bin, or a 404 naming it."""
+    row = store.get_capture(bin_id, capture_id)
+    if row is None:
+        abort(404, description=f"no request {capture_id} in bin {bin_id!r}")
+    return row

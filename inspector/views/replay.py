@@ -5,13 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from flask import Blueprint, abort, current_app, jsonify
+from flask import Blueprint, current_app, jsonify
 
 from .. import store
 from ..bins import InvalidInput
 from ..replays import ResignError, replay_capture
 from ..shapes import delivery_json
-from .common import check_target, json_object, verdict_base
+from .common import capture_or_404, check_target, json_object, verdict_base
 
 bp = Blueprint("replay", __name__)
 
@@ -47,16 +47,10 @@ def parse_edits(data: dict) -> dict:
     return edits
 
 
-def _capture_or_404(bin_id: str, capture_id: int):
-    row = store.get_capture(bin_id, capture_id)
-    if row is None:
-        abort(404, description=f"no request {capture_id} in bin {bin_id!r}")
-    return row
-
 
 @bp.post("/api/bins/<bin_id>/requests/<int:capture_id>/replay")
 def replay(bin_id: str, capture_id: int):
-    capture = _capture_or_404(bin_id, capture_id)
+    capture = capture_or_404(bin_id, capture_id)
     data = json_object()
     url = check_target(data.get("url"))
     edits = parse_edits(data)
@@ -75,5 +69,5 @@ def replay(bin_id: str, capture_id: int):
 
 @bp.get("/api/bins/<bin_id>/requests/<int:capture_id>/deliveries")
 def deliveries(bin_id: str, capture_id: int):
-    _capture_or_404(bin_id, capture_id)
+    capture_or_404(bin_id, capture_id)
     return jsonify(deliveries=[delivery_json(row) for row in store.list_deliveries(capture_id)])

@@ -9,7 +9,7 @@ from flask import Blueprint, abort, current_app, jsonify
 from .. import providers, secretbox, store
 from ..bins import InvalidInput
 from ..shapes import secret_json
-from .common import json_object
+from .common import bin_or_404, json_object
 
 bp = Blueprint("secrets", __name__)
 
@@ -33,16 +33,10 @@ def parse_secret(data: dict) -> tuple[str, str, str | None]:
     return label.strip(), value, provider
 
 
-def _bin_or_404(bin_id: str):
-    bin_ = store.get_bin(bin_id)
-    if bin_ is None:
-        abort(404, description=f"no bin named {bin_id!r}")
-    return bin_
-
 
 @bp.post("/api/bins/<bin_id>/secrets")
 def add_secret(bin_id: str):
-    _bin_or_404(bin_id)
+    bin_or_404(bin_id)
     label, value, provider = parse_secret(json_object())
     row = store.add_secret(
         bin_id,
@@ -57,13 +51,13 @@ def add_secret(bin_id: str):
 
 @bp.get("/api/bins/<bin_id>/secrets")
 def list_secrets(bin_id: str):
-    _bin_or_404(bin_id)
+    bin_or_404(bin_id)
     return jsonify(secrets=[secret_json(row) for row in store.list_secrets(bin_id)])
 
 
 @bp.delete("/api/bins/<bin_id>/secrets/<int:secret_id>")
 def delete_secret(bin_id: str, secret_id: int):
-    _bin_or_404(bin_id)
+    bin_or_404(bin_id)
     if not store.delete_secret(bin_id, secret_id):
         abort(404, description=f"no secret {secret_id} in bin {bin_id!r}")
     return "", 204
