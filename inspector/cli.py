@@ -18,14 +18,24 @@ def serve_options(host: str, port: int, workers: int, threads: int) -> dict:
         "worker_class": "gthread",
         "threads": threads,
         "timeout": 60,
-        "graceful_timeout": 10,
+        "graceful_timeout": 15,
         "keepalive": 5,
         "limit_request_line": 8190,
         "limit_request_field_size": 16384,
         "preload_app": False,
         "errorlog": "-",
         "loglevel": "info",
+        "worker_exit": _finish_deliveries,
     }
+
+
+def _finish_deliveries(_server, worker) -> None:
+    """On a graceful stop, let the worker's forwarder finish its attempt first."""
+    app = getattr(worker, "wsgi", None)
+    if app is not None and hasattr(app, "extensions"):
+        from .delivery import stop_forwarder
+
+        stop_forwarder(app, timeout=float(app.config["FORWARD_TIMEOUT_S"]) + 1)
 
 
 def default_workers() -> int:

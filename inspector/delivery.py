@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 # Statuses worth retrying: the target may be fine later. Other 4xx mean it rejected the
 # content, and sending the same bytes again would only repeat that answer.
 _RETRYABLE_4XX = {408, 425, 429}
+# Seconds a claim outlives the attempt's timeout (recording the attempt, a slow database).
+LEASE_SLACK_S = 5
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,8 @@ def forward_next(app: Flask, now: datetime | None = None, **seams) -> bool:
     now = now or datetime.now(timezone.utc)
     config = app.config
     token = secrets.token_hex(16)
-    lease = now + timedelta(seconds=float(config["FORWARD_TIMEOUT_S"]) + 30)
+    # Long enough for one attempt; a worker that dies mid-attempt frees the job soon after.
+    lease = now + timedelta(seconds=float(config["FORWARD_TIMEOUT_S"]) + LEASE_SLACK_S)
     with app.app_context():
         job = store.claim_forward_job(now, lease, token)
         if job is None:
@@ -158,5 +161,14 @@ def start_forwarder(app: Flask, poll_s: float = 0.25) -> threading.Thread:
 
     thread = threading.Thread(target=loop, name="hookloupe-forwarder", daemon=True)
     thread.start()
-    app.extensions["hookloupe.forwarder_stop"] = stop
+    app.extensions["hookloupe.forwarder"] = (stop, thread)
     return thread
+
+
+def stop_forwarder(app: Flask, timeout: float) -> None:
+    """Let the forwarder finish its current attempt (at most `timeout` s) and stop, so a
+    graceful shutdown leaves no claimed job behind."""
+    stop, thread = app.extensions.get("hookloupe.forwarder", (None, None))
+    if stop is not None:
+        stop.set()
+        thread.join(timeout)

@@ -50,7 +50,7 @@ def test_pending_deliveries_resume_after_a_restart(tmp_path):
         bin_id = server.create_bin("fwd-restart")
         enable_forward(server, bin_id, f"http://127.0.0.1:{port}")
         for n in range(3):
-            httpx.post(f"{server.url}/h/{bin_id}", content=b"%d" % n)
+            assert httpx.post(f"{server.url}/h/{bin_id}", content=b"%d" % n).status_code == 200
         server.stop()
         target.start(port)
         server.start()
