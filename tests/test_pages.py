@@ -7,7 +7,6 @@ import hashlib
 import hmac as hmac_module
 import html as html_module
 import re
-import time
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
@@ -271,16 +270,16 @@ def test_exactly_one_page_has_no_older_link(client, bin_id):
     assert 'id="older"' not in client.get(f"/bins/{bin_id}").text
 
 
-def test_bin_with_ten_thousand_captures_renders_one_page_quickly(app, client, bin_id):
+def test_bin_with_ten_thousand_captures_renders_one_page(app, client, bin_id):
+    """Only one page of rows is rendered however large the bin (speed itself is measured by
+    the benchmark, not asserted here)."""
     row = {"bin_id": bin_id, "method": "POST", "path": "/bulk", "query_string": "", "headers": [],
            "remote_addr": "127.0.0.1", "content_type": "text/plain", "body": b"x" * 100, "body_size": 100,
            "body_truncated": False, "received_at": datetime.now(timezone.utc)}
     with app.app_context():
         db.session.execute(insert(Capture), [row] * 10_000)
         db.session.commit()
-    started = time.monotonic()
     html = client.get(f"/bins/{bin_id}").text
-    assert time.monotonic() - started < 2
     assert len(row_ids(html)) == 50
     assert 'id="older"' in html
 

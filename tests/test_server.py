@@ -177,10 +177,9 @@ def test_open_streams_never_starve_capture(tmp_path):
             opened.append(response)
         assert sorted(r.status_code for r in opened) == [200, 200, 503, 503]
         assert all(r.headers.get("Retry-After") for r in opened if r.status_code == 503)
-        started = time.monotonic()
+        # A starved capture would wait for a held thread and time out here.
         for _ in range(20):
             assert httpx.post(f"{server.url}/h/{bin_id}", content=b"x", timeout=5).status_code == 200
-        assert time.monotonic() - started < 5
         for response, client in zip(opened, streams):
             response.close()
             client.close()

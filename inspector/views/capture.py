@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import time
-from flask import Flask, Response, current_app, request
-from werkzeug.routing import Rule
+import logging
+
+from flask import Flask, Response, current_app
 
 from .. import capture_store, outbound, providers, store
 from ..bins import ResponseSettings
 from ..capture import capture_request
 from ..handshakes import handshake_reply
 from ..judging import secret_values
+
+log = logging.getLogger(__name__)
 
 # Served on the capture URL whatever the bin configures: a response body is never run as a
 # page on Hookloupe's origin (a bin could otherwise serve script next to the UI); and a bin
@@ -24,17 +27,40 @@ _SANDBOX_HEADERS = (
 
 
 def init_app(app: Flask) -> None:
-    """Register the capture rules with `methods=None`, which Werkzeug reads as "every
-    method": custom ones such as PURGE too, and no automatic OPTIONS answer."""
-    for rule in ("/h/<bin_id>", "/h/<bin_id>/", "/h/<bin_id>/<path:path>"):
-        app.url_map.add(Rule(rule, endpoint="capture.capture", methods=None, strict_slashes=False))
-    app.view_functions["capture.capture"] = capture
+    """Route `/h/...` through a small WSGI layer in front of Flask. Every method is captured
+    (custom ones such as PURGE too, HEAD and OPTIONS not auto-answered), and the capture path,
+    which runs for every webhook, skips Flask's per-request machinery (routing, hooks,
+    sessions) that the rest of the app needs."""
+    app.wsgi_app = CaptureDispatch(app, app.wsgi_app)
 
 
-def capture(bin_id: str, path: str | None = None) -> Response:
+class CaptureDispatch:
+    """WSGI middleware: `/h/<bin>[/...]` goes to `capture` inside an app context; every other
+    path goes on to Flask."""
+
+    def __init__(self, app: Flask, wsgi_app):
+        self.app = app
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        bin_id = path[3:].split("/", 1)[0] if path.startswith("/h/") else ""
+        if not bin_id:
+            return self.wsgi_app(environ, start_response)
+        with self.app.app_context():
+            try:
+                response = capture(environ, bin_id)
+            except Exception:  # noqa: BLE001 - answer in JSON like every other capture error
+                log.exception("capture failed for bin %r", bin_id)
+                response = json_answer(500, {"error": "internal error: the request may not have been stored"})
+        return response(environ, start_response)
+
+
+def capture(environ: dict, bin_id: str) -> Response:
+    """Store the request addressed to `/h/<bin_id>...` and build the bin's answer."""
     limit = current_app.config["MAX_BODY_BYTES"]
     captured = capture_request(
-        request.environ,
+        environ,
         bin_id,
         max_body_bytes=limit,
         trusted_proxies=int(current_app.config["TRUSTED_PROXIES"]),
