@@ -15,6 +15,8 @@ from urllib.parse import parse_qsl, quote
 
 from werkzeug.wsgi import get_input_stream
 
+from .headers import first_header
+
 # Read the body in pieces of this size: large enough to be fast, small enough to stay bounded.
 _READ_CHUNK = 64 * 1024
 # After the limit we still drain (and count) the rest so the true size is known and the
@@ -47,11 +49,7 @@ class CapturedRequest:
 
     def header(self, name: str) -> str | None:
         """The first value of header `name` (case-insensitive), or None when absent."""
-        wanted = name.lower()
-        for key, value in self.headers:
-            if key.lower() == wanted:
-                return value
-        return None
+        return first_header(self.headers, name)
 
     @property
     def query(self) -> list[tuple[str, str]]:

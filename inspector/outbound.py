@@ -15,6 +15,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from .headers import first_header
+
 HOP_HEADER = "X-Hookloupe-Hop"
 MAX_RESPONSE_BODY = 1024 * 1024
 # Hop-by-hop headers (RFC 9110 §7.6.1) plus those recomputed for the new connection.
@@ -68,10 +70,10 @@ def forward_headers(captured: Iterable[Sequence[str]], hop: int) -> list[tuple[s
 
 def incoming_hop(headers: Iterable[Sequence[str]]) -> int:
     """The hop count a capture arrived with (0 when it carried no hop header)."""
-    for name, value in headers:
-        if name.lower() == HOP_HEADER.lower():
-            return int(value) if value.strip().isdigit() else 1
-    return 0
+    value = first_header(headers, HOP_HEADER)
+    if value is None:
+        return 0
+    return int(value) if value.strip().isdigit() else 1
 
 
 def parse_deny(spec: str | None) -> list[ipaddress._BaseNetwork]:

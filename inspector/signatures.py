@@ -36,6 +36,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from .headers import first_header
+
 PREVIEW_CHARS = 200
 
 
@@ -93,11 +95,7 @@ class Message:
 
     def header(self, name: str) -> str | None:
         """The first value of header `name` (case-insensitive), or None when absent."""
-        wanted = name.lower()
-        for key, value in self.headers:
-            if key.lower() == wanted:
-                return value
-        return None
+        return first_header(self.headers, name)
 
     def with_header(self, name: str, value: str) -> Message:
         """A copy with header `name` set to `value` (replacing earlier values)."""
@@ -462,6 +460,21 @@ def _check_time(match: Match, stamp: datetime | None, tolerance: int | None, at:
 # --- schemes -------------------------------------------------------------------------------
 
 
+class SchemeDefaults:
+    """What most schemes share: named by their label, in use for every message of their
+    provider, present when their signature header (or body field) is."""
+
+    @property
+    def name(self) -> str:
+        return self.label
+
+    def applies(self, msg: Message) -> bool:
+        return True
+
+    def is_present(self, msg: Message) -> bool:
+        return self.signature.is_present(msg)
+
+
 @dataclass(frozen=True)
 class Hmac:
     """A keyed digest over a template of request parts (covers most providers).
@@ -657,7 +670,7 @@ def standard_webhooks(prefix: str = "webhook", *, label: str = "Standard Webhook
 
 
 @dataclass(frozen=True)
-class Ed25519:
+class Ed25519(SchemeDefaults):
     """Ed25519 over timestamp + body (Discord), hex signature; verify takes the hex public
     key, sign the hex 32-byte private seed."""
 
@@ -665,16 +678,6 @@ class Ed25519:
     timestamp: Header
     label: str = "Ed25519"
     inferred: bool = False
-
-    @property
-    def name(self) -> str:
-        return self.label
-
-    def applies(self, msg: Message) -> bool:
-        return True
-
-    def is_present(self, msg: Message) -> bool:
-        return self.signature.is_present(msg)
 
     def _content(self, msg: Message) -> bytes:
         return self.timestamp.value(msg).encode() + msg.body
@@ -722,7 +725,7 @@ def _load_private(secret: str):
 
 
 @dataclass(frozen=True)
-class Ecdsa:
+class Ecdsa(SchemeDefaults):
     """ECDSA P-256 / SHA-256 over `{ts}{body}`, base64 DER signature (SendGrid); verify takes
     the base64 DER (or PEM) public key, sign the base64 DER PKCS#8 (or PEM) private key."""
 
@@ -730,16 +733,6 @@ class Ecdsa:
     timestamp: Header
     label: str = "ECDSA P-256"
     inferred: bool = False
-
-    @property
-    def name(self) -> str:
-        return self.label
-
-    def applies(self, msg: Message) -> bool:
-        return True
-
-    def is_present(self, msg: Message) -> bool:
-        return self.signature.is_present(msg)
 
     def sign(self, msg: Message, secret: str, *, at: datetime) -> Message:
         try:
@@ -776,23 +769,13 @@ class Ecdsa:
 
 
 @dataclass(frozen=True)
-class Token:
+class Token(SchemeDefaults):
     """A shared secret sent as is (GitLab `X-Gitlab-Token`, Telegram, Okta, Cloudflare):
     the header or body field must equal the secret."""
 
     signature: Header | BodyField
     label: str = "shared token"
     inferred: bool = False
-
-    @property
-    def name(self) -> str:
-        return self.label
-
-    def applies(self, msg: Message) -> bool:
-        return True
-
-    def is_present(self, msg: Message) -> bool:
-        return self.signature.is_present(msg)
 
     def sign(self, msg: Message, secret: str, *, at: datetime) -> Message:
         if isinstance(self.signature, BodyField):
@@ -810,7 +793,7 @@ class Token:
 
 
 @dataclass(frozen=True)
-class AdyenItems:
+class AdyenItems(SchemeDefaults):
     """Adyen classic notifications: each `NotificationRequestItem` carries its own
     `additionalData.hmacSignature` over eight colon-joined fields, key hex-decoded."""
 
@@ -820,13 +803,6 @@ class AdyenItems:
         "pspReference", "originalReference", "merchantAccountCode", "merchantReference",
         "amount.value", "amount.currency", "eventCode", "success",
     )
-
-    @property
-    def name(self) -> str:
-        return self.label
-
-    def applies(self, msg: Message) -> bool:
-        return True
 
     def _items(self, msg: Message) -> list[dict]:
         items = msg.field("notificationItems") or []
@@ -871,23 +847,13 @@ class AdyenItems:
 
 
 @dataclass(frozen=True)
-class Unverifiable:
+class Unverifiable(SchemeDefaults):
     """A signature Hookloupe sees but cannot check offline (PayPal certificates, Plaid JWKs)."""
 
     signature: Header
     reason: str
     label: str = "unverifiable"
     inferred: bool = False
-
-    @property
-    def name(self) -> str:
-        return self.label
-
-    def applies(self, msg: Message) -> bool:
-        return True
-
-    def is_present(self, msg: Message) -> bool:
-        return self.signature.is_present(msg)
 
     def sign(self, msg: Message, secret: str, *, at: datetime) -> Message:
         raise UnverifiableError(self.reason)

@@ -12,11 +12,12 @@ from .. import compare, judging, providers, secretbox, store, stream
 from ..bins import InvalidInput, check_custom_name, new_bin_id
 from ..bodyview import body_views
 from ..capture import query_pairs
+from ..headers import first_header
 from ..replays import ResignError, replay_capture
 from ..signatures import KEY_READING_NAMES
 from ..verdict import STATUSES
 from .api import base_url, event_stream_response, verify
-from .common import check_target, verdict_base
+from .common import bin_or_404, capture_or_404, check_target, verdict_base
 from .secrets import parse_secret
 
 bp = Blueprint("pages", __name__)
@@ -111,7 +112,7 @@ def list_pane(bin_id: str):
     """Fragment: the whole list pane for the filters in the query (newest page, live). It
     replaces the old pane, so its event stream is re-made with the new filters; the address
     bar follows (HX-Push-Url)."""
-    bin_ = _bin_or_404(bin_id)
+    bin_ = bin_or_404(bin_id)
     filters = _filters()
     response = make_response(render_template("partials/_list_pane.html", **_list_context(bin_, None, filters)))
     response.headers["HX-Push-Url"] = _bin_url(bin_id) + (f"?{urlencode(filters)}" if filters else "")
@@ -121,7 +122,7 @@ def list_pane(bin_id: str):
 @bp.get("/bins/<bin_id>/requests")
 def rows(bin_id: str):
     """Fragment: one page of rows older than `before` (same filters), then the next "older" link."""
-    bin_ = _bin_or_404(bin_id)
+    bin_ = bin_or_404(bin_id)
     filters = _filters()
     rows_, next_before = _page(bin_, _int_arg("before"), filters)
     return render_template(
@@ -133,9 +134,9 @@ def rows(bin_id: str):
 @bp.get("/bins/<bin_id>/requests/<int:capture_id>")
 def detail(bin_id: str, capture_id: int):
     """The detail pane fragment for htmx, the whole page with it open otherwise."""
-    bin_ = _bin_or_404(bin_id)
+    bin_ = bin_or_404(bin_id)
     if is_htmx():
-        row = _capture_or_404(bin_id, capture_id)
+        row = capture_or_404(bin_id, capture_id)
         html = render_template("partials/_detail.html", **_detail_context(bin_, row))
     else:
         html = render_template("bin.html", **_bin_context(bin_, None, capture_id))
@@ -147,7 +148,7 @@ def detail(bin_id: str, capture_id: int):
 @bp.delete("/bins/<bin_id>/requests/<int:capture_id>")
 def delete_request(bin_id: str, capture_id: int):
     """Delete one capture: answers the emptied detail pane and removes its row (out of band)."""
-    _bin_or_404(bin_id)
+    bin_or_404(bin_id)
     if not store.delete_capture(bin_id, capture_id):
         abort(404, description=f"no request {capture_id} in this bin")
     return render_template("partials/_detail.html", row=None) + render_template(
@@ -158,7 +159,7 @@ def delete_request(bin_id: str, capture_id: int):
 @bp.delete("/bins/<bin_id>/requests")
 def clear(bin_id: str):
     """Delete every capture: answers the empty list and empties the detail pane (out of band)."""
-    _bin_or_404(bin_id)
+    bin_or_404(bin_id)
     store.clear_captures(bin_id)
     return render_template(
         "partials/_request_list.html", rows=[], next_before=None, bin_url=_bin_url(bin_id), filter_qs=""
@@ -173,7 +174,7 @@ def stream_rows(bin_id: str):
     The stream takes the list's filters too and leaves out rows that do not match them: the
     page re-makes its stream whenever the filters change (the list pane is swapped whole), so
     the browser never has to judge a row itself."""
-    bin_ = _bin_or_404(bin_id)
+    bin_ = bin_or_404(bin_id)
     filters = _filters()
     last_id = stream.parse_last_event_id(request.headers.get("Last-Event-ID"), request.args.get("after"))
     if last_id is None:
@@ -196,8 +197,8 @@ def stream_rows(bin_id: str):
 def signature(bin_id: str, capture_id: int):
     """Fragment: the signature section; `?at=now` judges timestamps against the current time
     ("check now") instead of the arrival time, without changing the cached verdict."""
-    bin_ = _bin_or_404(bin_id)
-    row = _capture_or_404(bin_id, capture_id)
+    bin_ = bin_or_404(bin_id)
+    row = capture_or_404(bin_id, capture_id)
     checked_now = datetime.now(timezone.utc) if request.args.get("at") == "now" else None
     return render_template("partials/_signature.html", **_signature_context(bin_, row, checked_now))
 
@@ -206,8 +207,8 @@ def signature(bin_id: str, capture_id: int):
 def replay(bin_id: str, capture_id: int):
     """Send the capture to the form's target now (edits and re-signing optional): answers the
     result (the Delivery, or why nothing was sent, as 400) and the refreshed deliveries list."""
-    bin_ = _bin_or_404(bin_id)
-    row = _capture_or_404(bin_id, capture_id)
+    bin_ = bin_or_404(bin_id)
+    row = capture_or_404(bin_id, capture_id)
     try:
         url = check_target(request.form.get("url", "").strip())
         edits = _replay_edits(row, request.form)
@@ -228,8 +229,8 @@ def replay(bin_id: str, capture_id: int):
 @bp.get("/bins/<bin_id>/requests/<int:capture_id>/deliveries")
 def deliveries(bin_id: str, capture_id: int):
     """Fragment: every delivery attempt of the capture (replays and auto-forwards)."""
-    _bin_or_404(bin_id)
-    row = _capture_or_404(bin_id, capture_id)
+    bin_or_404(bin_id)
+    row = capture_or_404(bin_id, capture_id)
     return render_template("partials/_deliveries.html", **_deliveries_context(bin_id, row))
 
 
@@ -237,8 +238,8 @@ def deliveries(bin_id: str, capture_id: int):
 def compare_deliveries(bin_id: str, capture_id: int):
     """Fragment: deliveries `a` and `b` of the capture side by side; a plain message when
     either is missing or they are the same one."""
-    _bin_or_404(bin_id)
-    _capture_or_404(bin_id, capture_id)
+    bin_or_404(bin_id)
+    capture_or_404(bin_id, capture_id)
     a_id, b_id = _int_arg("a"), _int_arg("b")
     left = store.get_delivery(capture_id, a_id) if a_id is not None else None
     right = store.get_delivery(capture_id, b_id) if b_id is not None else None
@@ -256,7 +257,7 @@ def compare_deliveries(bin_id: str, capture_id: int):
 def add_secret(bin_id: str):
     """Store a signing secret from the panel's form (encrypted; the value is never shown
     again, not even in an error). Every capture is judged again: the page reloads its list."""
-    _bin_or_404(bin_id)
+    bin_or_404(bin_id)
     form = request.form
     try:
         label, value, provider = parse_secret(
@@ -276,7 +277,7 @@ def add_secret(bin_id: str):
 @bp.delete("/bins/<bin_id>/secrets/<int:secret_id>")
 def delete_secret(bin_id: str, secret_id: int):
     """Delete one secret; answers the refreshed panel (404 when it is not in this bin)."""
-    _bin_or_404(bin_id)
+    bin_or_404(bin_id)
     if not store.delete_secret(bin_id, secret_id):
         abort(404, description=f"no secret {secret_id} in this bin")
     message = "Secret deleted. Every request is checked again without it."
@@ -287,7 +288,7 @@ def delete_secret(bin_id: str, secret_id: int):
 def save_forward(bin_id: str):
     """Save auto-forwarding from the form: an empty URL turns it off; a URL that is not
     http(s) or is this server's own capture URL is refused (400) with the reason."""
-    bin_ = _bin_or_404(bin_id)
+    bin_ = bin_or_404(bin_id)
     url = request.form.get("url", "").strip()
     enabled = request.form.get("enabled") == "1"
     try:
@@ -302,20 +303,6 @@ def save_forward(bin_id: str):
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def _bin_or_404(bin_id: str):
-    bin_ = store.get_bin(bin_id)
-    if bin_ is None:
-        abort(404, description="no such bin")
-    return bin_
-
-
-def _capture_or_404(bin_id: str, capture_id: int):
-    row = store.get_capture(bin_id, capture_id)
-    if row is None:
-        abort(404, description=f"no request {capture_id} in this bin")
-    return row
 
 
 def _int_arg(name: str) -> int | None:
@@ -394,7 +381,7 @@ def _bin_context(bin_, before: int | None, selected: int | None) -> dict:
 
 
 def _detail_context(bin_, row) -> dict:
-    encoding = next((value for name, value in row.headers if name.lower() == "content-encoding"), "")
+    encoding = first_header(row.headers, "Content-Encoding") or ""
     return {
         "row": row,
         "bin_url": _bin_url(bin_.id),
