@@ -12,8 +12,8 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import text
 
-from . import config as default_config
-from .db import db, engine_options
+from inspector import config as default_config
+from inspector.db import db, engine_options
 
 # Settings that must stay text even when the environment value looks like JSON (e.g. "1234").
 _TEXT_SETTINGS = ("SECRET_KEY", "PASSWORD", "DATABASE_URL", "BASE_URL")
@@ -54,8 +54,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     with app.app_context():
         _create_tables(app.instance_path)
 
-    from .stream import StreamSlots
-    from .views import api, capture, pages, replay, secrets as secrets_views, security
+    from inspector.stream import StreamSlots
+    from inspector.views import api, capture, pages, replay, security
+    from inspector.views import secrets as secrets_views
 
     # The capture clock is a seam: tests replay signed vectors as of their own time.
     app.extensions["hookloupe.clock"] = lambda: datetime.now(timezone.utc)
@@ -69,11 +70,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.init_app(app)
 
     if app.config["PRUNE_INTERVAL_S"] and not app.testing:
-        from .janitor import start_janitor
+        from inspector.janitor import start_janitor
 
         start_janitor(app)
     if app.config["FORWARDER"] and not app.testing:
-        from .delivery import start_forwarder
+        from inspector.delivery.forward import start_forwarder
 
         start_forwarder(app)
     return app
@@ -112,7 +113,7 @@ def _create_tables(instance_path: str) -> None:
     """Create missing tables, one process at a time: workers start together, and two
     CREATE TABLEs racing would fail. PostgreSQL serializes on an advisory lock held by the
     DDL transaction; SQLite on a file lock beside the instance."""
-    from . import models  # noqa: F401  (registers the tables)
+    from inspector import models  # noqa: F401  (registers the tables)
 
     if db.engine.dialect.name == "postgresql":
         with db.engine.begin() as conn:

@@ -33,7 +33,7 @@ def _finish_deliveries(_server, worker) -> None:
     """On a graceful stop, let the worker's forwarder finish its attempt first."""
     app = getattr(worker, "wsgi", None)
     if app is not None and hasattr(app, "extensions"):
-        from .delivery import stop_forwarder
+        from inspector.delivery.forward import stop_forwarder
 
         stop_forwarder(app, timeout=float(app.config["FORWARD_TIMEOUT_S"]) + 1)
 
@@ -62,8 +62,8 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def listen(args: argparse.Namespace) -> int:
-    from .bins import is_http_url
-    from .relay import Relay, RelayError
+    from inspector.bins import is_http_url
+    from inspector.delivery.relay import Relay, RelayError
 
     if not is_http_url(args.to):
         print(f"hookloupe listen: --to must be an http(s) URL, not {args.to!r}", file=sys.stderr)
@@ -87,9 +87,9 @@ def send(args: argparse.Namespace) -> int:
 
     import httpx
 
-    from .bins import is_http_url
-    from .samples import build_sample, signable_providers
-    from .signatures import SignatureError
+    from inspector.bins import is_http_url
+    from inspector.signing.samples import build_sample, signable_providers
+    from inspector.signing.schemes import SignatureError
 
     if args.provider not in signable_providers():
         print(f"hookloupe send: cannot sign as {args.provider!r}; choose one of: {', '.join(signable_providers())}", file=sys.stderr)

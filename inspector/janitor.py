@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from flask import Flask
 
-from . import store
+from inspector import store
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from sqlalchemy import JSON, DateTime, ForeignKey, Index, LargeBinary, String, T
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from .db import db
+from inspector.db import db
 
 
 class UTCDateTime(TypeDecorator):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 from datetime import datetime
 
-from . import providers
-from .capture import query_pairs
-from .models import Bin, Capture, Delivery
-from .verdict import verification_to_json
+from inspector.capture.request import query_pairs
+from inspector.models import Bin, Capture, Delivery
+from inspector.signing import providers
+from inspector.signing.verify import verification_to_json
 
 
 def iso(moment: datetime) -> str:

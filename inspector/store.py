@@ -12,9 +12,9 @@ from sqlalchemy import LargeBinary, bindparam, delete, func, or_, select, text, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 
-from .bins import ResponseSettings
-from .db import db
-from .models import Bin, Capture, Delivery, ForwardJob, Secret
+from inspector.bins import ResponseSettings
+from inspector.db import db
+from inspector.models import Bin, Capture, Delivery, ForwardJob, Secret
 
 
 class BinExistsError(Exception):

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta, timezone
 
 from flask import Flask
 
-from . import store
-from .models import Capture
+from inspector import store
+from inspector.models import Capture
 
 # How long after its arrival a capture may still commit below the cursor (PostgreSQL).
 LATE_COMMIT_WINDOW = timedelta(seconds=5)

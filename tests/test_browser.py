@@ -11,7 +11,7 @@ import httpx
 import pytest
 from targets import RecordingTarget
 
-from inspector.samples import build_sample
+from inspector.signing.samples import build_sample
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

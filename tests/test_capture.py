@@ -3,7 +3,7 @@
 import io
 from datetime import datetime, timezone
 
-from inspector.capture import (
+from inspector.capture.request import (
     capture_request,
     client_address,
     header_pairs,

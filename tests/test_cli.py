@@ -7,10 +7,10 @@ import sys
 
 import httpx
 import pytest
-
 from conftest import ROOT
+
 from inspector.cli import build_parser, serve_options
-from inspector.samples import signable_providers
+from inspector.signing.samples import signable_providers
 
 REQUIRED_SIGNABLE = {"dreamclass", "studiewinkel", "edusign", "eduzz", "dreamship", "github", "stripe", "slack", "shopify", "standard-webhooks"}
 

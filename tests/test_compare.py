@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from inspector import compare
+from inspector.delivery import compare
 
 
 def delivery(status=200, headers=(), body=b"", error=None):

@@ -5,10 +5,10 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from targets import RecordingTarget
 
 from inspector import store
-from inspector.delivery import forward_next, retry_delay
-from targets import RecordingTarget
+from inspector.delivery.forward import forward_next, retry_delay
 
 
 @pytest.fixture
@@ -194,7 +194,7 @@ def test_an_expired_lease_is_claimed_again(app, client, bin_id, target):
 
 
 def stripe_capture(client, bin_id, secret, at):
-    from inspector.samples import build_sample
+    from inspector.signing.samples import build_sample
 
     sample = build_sample("stripe", secret=secret, at=at)
     return client.post(f"/h/{bin_id}", data=sample.body, headers=sample.headers).json["request_id"]

@@ -6,7 +6,6 @@ import time
 
 import httpx
 import pytest
-
 from conftest import LiveServer, free_port
 from targets import RecordingTarget
 

@@ -6,10 +6,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from inspector import providers
-from inspector.capture import CapturedRequest
-from inspector.handshakes import handshake_reply
-from inspector.verdict import SecretValue
+from inspector.capture.handshakes import handshake_reply
+from inspector.capture.request import CapturedRequest
+from inspector.signing import providers
+from inspector.signing.verify import SecretValue
 
 AT = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 

@@ -3,19 +3,19 @@
 import ipaddress
 
 import pytest
+from targets import RecordingTarget
 
-from inspector.outbound import (
+from inspector.config import FORWARD_DENY
+from inspector.delivery.outbound import (
     HOP_HEADER,
+    TargetRefusedError,
     checked_address,
     forward_headers,
     incoming_hop,
     parse_deny,
     send,
     target_url,
-    TargetRefusedError,
 )
-from inspector.config import FORWARD_DENY
-from targets import RecordingTarget
 
 
 @pytest.mark.parametrize(

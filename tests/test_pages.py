@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import insert
+from targets import RecordingTarget
 
 from inspector import store
 from inspector.db import db
 from inspector.models import Capture, Delivery
-from inspector.samples import build_sample
+from inspector.signing.samples import build_sample
 from inspector.views import pages as pages_view
-from targets import RecordingTarget
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 HTMX = {"HX-Request": "true"}

@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from inspector import providers
-from inspector.capture import CapturedRequest
-from inspector.providers.model import KNOWN
+from inspector.capture.request import CapturedRequest
+from inspector.signing import providers
+from inspector.signing.providers.model import KNOWN
 
 VECTORS = Path(__file__).parent / "vectors"
 REQUIRED = (
@@ -181,7 +181,7 @@ def test_header_names_match_case_insensitively():
 
 
 def test_body_is_parsed_at_most_once_per_capture(monkeypatch):
-    from inspector import signatures
+    from inspector.signing import schemes as signatures
     calls = []
     original = signatures.parse_json
     monkeypatch.setattr(signatures, "parse_json", lambda body: calls.append(1) or original(body))
@@ -190,7 +190,7 @@ def test_body_is_parsed_at_most_once_per_capture(monkeypatch):
 
 
 def test_body_is_not_parsed_for_a_non_json_body(monkeypatch):
-    from inspector import signatures
+    from inspector.signing import schemes as signatures
     monkeypatch.setattr(signatures.json, "loads", lambda *a, **k: pytest.fail("parsed"))
     providers.detect(make_capture([("X-GitHub-Event", "ping")], b"plain text body"))
 

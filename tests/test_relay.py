@@ -11,10 +11,10 @@ import time
 
 import httpx
 import pytest
-
 from conftest import ROOT, LiveServer
-from inspector.relay import Relay, RelayError, parse_bin_url
 from targets import RecordingTarget
+
+from inspector.delivery.relay import Relay, RelayError, parse_bin_url
 
 pytestmark = pytest.mark.server
 

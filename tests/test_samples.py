@@ -5,10 +5,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from inspector import samples
-from inspector.capture import CapturedRequest
-from inspector.providers import detect
-from inspector.verdict import SecretValue, judge
+from inspector.capture.request import CapturedRequest
+from inspector.signing import samples
+from inspector.signing.providers import detect
+from inspector.signing.verify import SecretValue, judge
 
 AT = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 URL = "https://hooks.example.com/h/bin1/in?x=1"

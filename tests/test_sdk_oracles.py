@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from inspector import providers, samples
-from inspector.signatures import Message
+from inspector.signing import providers, samples
+from inspector.signing.schemes import Message
 
 
 def now():

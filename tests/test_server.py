@@ -12,7 +12,6 @@ import time
 
 import httpx
 import pytest
-
 from conftest import PG_URL, LiveServer, _reset_postgres
 
 pytestmark = pytest.mark.server

@@ -7,11 +7,27 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from inspector import providers
-from inspector.signatures import (
-    AdyenItems, BodyField, Ecdsa, Ed25519, Fields, Header, Hmac, MalformedSignatureError, Message,
-    MissingSignatureError, SecretFormatError, SignatureMismatchError, TimestampError, Token,
-    UnverifiableError, Unverifiable, diagnose, parse_timestamp, standard_webhooks,
+from inspector.signing import providers
+from inspector.signing.schemes import (
+    AdyenItems,
+    BodyField,
+    Ecdsa,
+    Ed25519,
+    Fields,
+    Header,
+    Hmac,
+    MalformedSignatureError,
+    Message,
+    MissingSignatureError,
+    SecretFormatError,
+    SignatureMismatchError,
+    TimestampError,
+    Token,
+    Unverifiable,
+    UnverifiableError,
+    diagnose,
+    parse_timestamp,
+    standard_webhooks,
 )
 
 AT = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)

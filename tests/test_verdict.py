@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from inspector import providers, samples
-from inspector.capture import CapturedRequest
-from inspector.verdict import STATUSES, SecretValue, Verification, judge, verification_to_json
+from inspector.capture.request import CapturedRequest
+from inspector.signing import providers, samples
+from inspector.signing.verify import STATUSES, SecretValue, Verification, judge, verification_to_json
 
 VECTORS = Path(__file__).parent / "vectors"
 AT = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
@@ -115,7 +115,8 @@ def test_truncated_body_is_unverifiable():
 
 
 def test_diagnosis_base64_instead_of_hex():
-    import hashlib, hmac
+    import hashlib
+    import hmac
     sig = base64.b64encode(hmac.new(GH_SECRET.encode(), b"Hello, World!", hashlib.sha256).digest()).decode()
     v = judge(github(sig=sig), [secret(GH_SECRET)], public_url=URL)
     assert v.status == "invalid"

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from inspector import providers
-from inspector.signatures import AdyenItems, Token
+from inspector.signing import providers
+from inspector.signing.schemes import AdyenItems, Token
 
 VECTORS = Path(__file__).parent / "vectors"
 

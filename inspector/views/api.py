@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from sqlalchemy import text
 
-from .. import judging, store, stream
-from ..bins import (
+from inspector import store, stream
+from inspector.bins import (
     InvalidInput,
     check_custom_name,
     new_bin_id,
@@ -18,10 +18,11 @@ from ..bins import (
     parse_public_base,
     parse_response,
 )
-from ..db import db
-from ..shapes import bin_json, request_json, summary_json
-from ..verdict import STATUSES
-from .common import base_url, bin_or_404, capture_or_404, check_target, json_object, verdict_base
+from inspector.db import db
+from inspector.shapes import bin_json, request_json, summary_json
+from inspector.signing import analysis as judging
+from inspector.signing.verify import STATUSES
+from inspector.views.common import base_url, bin_or_404, capture_or_404, check_target, json_object, verdict_base
 
 bp = Blueprint("api", __name__)
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
-import time
 import logging
+import time
 
 from flask import Flask, Response, current_app
 
-from .. import capture_store, outbound, providers, store
-from ..bins import ResponseSettings
-from ..capture import capture_request
-from ..handshakes import handshake_reply
-from ..judging import secret_values
+from inspector import store
+from inspector.bins import ResponseSettings
+from inspector.capture import insert as capture_store
+from inspector.capture.handshakes import handshake_reply
+from inspector.capture.request import capture_request
+from inspector.delivery import outbound
+from inspector.signing import providers
+from inspector.signing.analysis import secret_values
 
 log = logging.getLogger(__name__)
 

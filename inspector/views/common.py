@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from flask import abort, current_app, request
 
-from .. import store
-
-from ..bins import InvalidInput, is_http_url
-from ..delivery import is_own_capture_url
+from inspector import store
+from inspector.bins import InvalidInput, is_http_url
+from inspector.delivery.forward import is_own_capture_url
 
 
 def base_url() -> str:

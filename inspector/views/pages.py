@@ -8,17 +8,20 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, current_app, make_response, render_template, request, url_for
 
-from .. import compare, judging, providers, secretbox, store, stream
-from ..bins import InvalidInput, check_custom_name, new_bin_id
-from ..bodyview import body_views
-from ..capture import query_pairs
-from ..headers import first_header
-from ..replays import ResignError, replay_capture
-from ..signatures import KEY_READING_NAMES
-from ..verdict import STATUSES
-from .api import base_url, event_stream_response, verify
-from .common import bin_or_404, capture_or_404, check_target, verdict_base
-from .secrets import parse_secret
+from inspector import store, stream
+from inspector.bins import InvalidInput, check_custom_name, new_bin_id
+from inspector.bodyview import body_views
+from inspector.capture.request import query_pairs
+from inspector.delivery import compare
+from inspector.delivery.replay import ResignError, replay_capture
+from inspector.headers import first_header
+from inspector.signing import analysis as judging
+from inspector.signing import providers, secretbox
+from inspector.signing.schemes import KEY_READING_NAMES
+from inspector.signing.verify import STATUSES
+from inspector.views.api import base_url, event_stream_response, verify
+from inspector.views.common import bin_or_404, capture_or_404, check_target, verdict_base
+from inspector.views.secrets import parse_secret
 
 bp = Blueprint("pages", __name__)
 

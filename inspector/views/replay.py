@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+
 from flask import Blueprint, current_app, jsonify
 
-from .. import store
-from ..bins import InvalidInput
-from ..replays import ResignError, replay_capture
-from ..shapes import delivery_json
-from .common import capture_or_404, check_target, json_object, verdict_base
+from inspector import store
+from inspector.bins import InvalidInput
+from inspector.delivery.replay import ResignError, replay_capture
+from inspector.shapes import delivery_json
+from inspector.views.common import capture_or_404, check_target, json_object, verdict_base
 
 bp = Blueprint("replay", __name__)
 

@@ -6,10 +6,11 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, abort, current_app, jsonify
 
-from .. import providers, secretbox, store
-from ..bins import InvalidInput
-from ..shapes import secret_json
-from .common import bin_or_404, json_object
+from inspector import store
+from inspector.bins import InvalidInput
+from inspector.shapes import secret_json
+from inspector.signing import providers, secretbox
+from inspector.views.common import bin_or_404, json_object
 
 bp = Blueprint("secrets", __name__)
 

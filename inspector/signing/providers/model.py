@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from inspector.signatures import Message, Scheme
+from inspector.signing.schemes import Message, Scheme
 
 KNOWN = ("official vector", "SDK oracle", "docs only", "inferred")
 

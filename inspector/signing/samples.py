@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from string import Template
 
-from inspector import providers
-from inspector.signatures import Message, format_timestamp
+from inspector.signing import providers
+from inspector.signing.schemes import Message, format_timestamp
 
 JSON = ("Content-Type", "application/json")
 FORM = ("Content-Type", "application/x-www-form-urlencoded")

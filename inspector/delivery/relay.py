@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from httpx_sse import connect_sse
 
-from . import outbound
+from inspector.delivery import outbound
 
 
 class RelayError(Exception):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from inspector import providers
-from inspector.signatures import (
+from inspector.signing import providers
+from inspector.signing.schemes import (
     KEY_READING_NAMES,
     Fields,
     Hmac,

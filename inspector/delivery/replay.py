@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from . import delivery, judging, store
-from .models import Bin, Capture, Delivery
-from .resign import ResignError, resign
+from inspector import store
+from inspector.delivery import forward as delivery
+from inspector.models import Bin, Capture, Delivery
+from inspector.signing import analysis as judging
+from inspector.signing.resign import ResignError, resign
 
 
 def describe_edits(edits: dict) -> str | None:

@@ -1,7 +1,7 @@
 """Entries for the five seed providers: DreamClass, Studiewinkel, Edusign, Eduzz, Dreamship."""
 
-from inspector.providers.model import BodyKeys, BodyValue, HasHeader, Provider
-from inspector.signatures import BodyField, Header, Hmac
+from inspector.signing.providers.model import BodyKeys, BodyValue, HasHeader, Provider
+from inspector.signing.schemes import BodyField, Header, Hmac
 
 DREAMCLASS = Provider(
     id="dreamclass",

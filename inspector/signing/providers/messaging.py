@@ -1,7 +1,7 @@
 """Entries for messaging, email and social platforms: Slack, Twilio, SendGrid, Meta and others."""
 
-from inspector.providers.model import BodyArrayOf, BodyKeys, BodyValue, HasHeader, HasQuery, Provider
-from inspector.signatures import BodyField, Ecdsa, Ed25519, Header, Hmac, Token
+from inspector.signing.providers.model import BodyArrayOf, BodyKeys, BodyValue, HasHeader, HasQuery, Provider
+from inspector.signing.schemes import BodyField, Ecdsa, Ed25519, Header, Hmac, Token
 
 SLACK = Provider(
     id="slack",

@@ -12,8 +12,9 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 
-from . import outbound, store
-from .models import Capture, Delivery
+from inspector import store
+from inspector.delivery import outbound
+from inspector.models import Capture, Delivery
 
 log = logging.getLogger(__name__)
 

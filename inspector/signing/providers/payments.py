@@ -1,7 +1,7 @@
 """Entries for payments and commerce: Stripe, Paddle, Square, PayPal, Shopify and others."""
 
-from inspector.providers.model import BodyKeys, BodyValue, HasHeader, Provider
-from inspector.signatures import AdyenItems, Fields, Header, Hmac, Unverifiable
+from inspector.signing.providers.model import BodyKeys, BodyValue, HasHeader, Provider
+from inspector.signing.schemes import AdyenItems, Fields, Header, Hmac, Unverifiable
 
 STRIPE = Provider(
     id="stripe",

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from . import providers
-from .capture import CapturedRequest
-from .delivery import Outgoing
-from .signatures import Message, SignatureError
-from .verdict import SecretValue, Verification
+from inspector.capture.request import CapturedRequest
+from inspector.delivery.forward import Outgoing
+from inspector.signing import providers
+from inspector.signing.schemes import Message, SignatureError
+from inspector.signing.verify import SecretValue, Verification
 
 
 class ResignError(ValueError):

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from .headers import first_header
+from inspector.headers import first_header
 
 HOP_HEADER = "X-Hookloupe-Hop"
 MAX_RESPONSE_BODY = 1024 * 1024

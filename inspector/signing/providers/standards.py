@@ -1,7 +1,7 @@
 """Entries for generic signing standards (Standard Webhooks, Svix): matched only as fallbacks."""
 
-from inspector.providers.model import HasHeader, Provider
-from inspector.signatures import standard_webhooks
+from inspector.signing.providers.model import HasHeader, Provider
+from inspector.signing.schemes import standard_webhooks
 
 STANDARD_WEBHOOKS = Provider(
     id="standard-webhooks",

@@ -7,11 +7,12 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from . import providers, secretbox, store
-from .capture import CapturedRequest
-from .models import Bin, Capture, Secret
-from .providers import Detection
-from .verdict import SecretValue, Verification, judge
+from inspector import store
+from inspector.capture.request import CapturedRequest
+from inspector.models import Bin, Capture, Secret
+from inspector.signing import providers, secretbox
+from inspector.signing.providers import Detection
+from inspector.signing.verify import SecretValue, Verification, judge
 
 log = logging.getLogger(__name__)
 

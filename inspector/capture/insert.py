@@ -14,10 +14,10 @@ from datetime import datetime, timezone
 
 from flask import current_app
 
-from . import group_commit
-from .bins import ResponseSettings
-from .capture import CapturedRequest
-from .db import db
+from inspector.bins import ResponseSettings
+from inspector.capture import group_commit
+from inspector.capture.request import CapturedRequest
+from inspector.db import db
 
 _CAPTURE_COLUMNS = (
     "bin_id, received_at, method, path, query_string, headers, remote_addr, content_type, body, "

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime
+from functools import lru_cache
 from urllib.parse import parse_qsl, quote
 
 from werkzeug.wsgi import get_input_stream
 
-from .headers import first_header
+from inspector.headers import first_header
 
 # Read the body in pieces of this size: large enough to be fast, small enough to stay bounded.
 _READ_CHUNK = 64 * 1024

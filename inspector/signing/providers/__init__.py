@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from inspector.providers import dev_tools, messaging, payments, seeds, standards
-from inspector.providers.model import Context, HasHeader, Provider, extract
+from inspector.signing.providers import dev_tools, messaging, payments, seeds, standards
+from inspector.signing.providers.model import Context, HasHeader, Provider, extract
 
 # Order matters only to break ties between equally strong rules: specific before generic.
 REGISTRY: tuple[Provider, ...] = (

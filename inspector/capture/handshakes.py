@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from inspector.signatures import parse_json
+from inspector.signing.schemes import parse_json
 
 # Challenges longer than this are not echoed (no provider sends one anywhere near it).
 MAX_CHALLENGE = 2048

@@ -1,7 +1,7 @@
 """Entries for developer and workplace tools: code hosting, issue trackers, files, forms."""
 
-from inspector.providers.model import BodyArrayOf, BodyKeys, BodyValue, HasHeader, HasQuery, Provider
-from inspector.signatures import BodyField, Fields, Header, Hmac, Token, standard_webhooks
+from inspector.signing.providers.model import BodyArrayOf, BodyKeys, BodyValue, HasHeader, HasQuery, Provider
+from inspector.signing.schemes import BodyField, Fields, Header, Hmac, Token, standard_webhooks
 
 GITHUB = Provider(
     id="github",
