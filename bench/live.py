@@ -16,8 +16,12 @@ from bench.load import percentile
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 
 
@@ -65,8 +69,9 @@ async ([url, body, timeoutMs]) => {
 """
 
 
-def measure(base_url: str, bin_id: str, *, samples: int, timeout_s: float = 5.0,
-            seed: int = 1) -> LiveResult | LiveSkip:
+def measure(
+    base_url: str, bin_id: str, *, samples: int, timeout_s: float = 5.0, seed: int = 1
+) -> LiveResult | LiveSkip:
     """Open /bins/<bin_id>, then `samples` times: wait a random 0-250 ms (so captures do not
     fall in step with the page's update cycle), POST a 1-line JSON capture from the page and
     time until its row `#req-<id>` is attached. The time includes the POST round trip."""

@@ -67,8 +67,16 @@ def run_wrk(url: str, body: bytes, *, seconds: float, connections: int, threads:
     body_file.write_bytes(body)
     ids_file.unlink(missing_ok=True)
     argv = [
-        "wrk", f"-t{min(threads, connections)}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-        "--timeout", "10s", "--latency", "-s", str(LUA_SCRIPT), url,
+        "wrk",
+        f"-t{min(threads, connections)}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        "-s",
+        str(LUA_SCRIPT),
+        url,
     ]
     env = {**os.environ, "BENCH_BODY_FILE": str(body_file), "BENCH_IDS_FILE": str(ids_file)}
     try:
@@ -172,8 +180,14 @@ def run_builtin(url: str, body: bytes, *, seconds: float, connections: int, time
     elapsed = time.perf_counter() - began
     latencies.sort()
     return LoadResult(
-        "builtin", elapsed, totals["ok"], totals["non_2xx"], totals["errors"],
-        percentile(latencies, 50), percentile(latencies, 99), ids,
+        "builtin",
+        elapsed,
+        totals["ok"],
+        totals["non_2xx"],
+        totals["errors"],
+        percentile(latencies, 50),
+        percentile(latencies, 99),
+        ids,
     )
 
 
@@ -185,8 +199,9 @@ def percentile(ordered: list[float], pct: float) -> float:
     return ordered[int(rank) - 1]
 
 
-def run(client: str, url: str, body: bytes, *, seconds: float, connections: int, wrk_threads: int,
-        workdir: Path) -> LoadResult:
+def run(
+    client: str, url: str, body: bytes, *, seconds: float, connections: int, wrk_threads: int, workdir: Path
+) -> LoadResult:
     if client == "wrk":
         return run_wrk(url, body, seconds=seconds, connections=connections, threads=wrk_threads, workdir=workdir)
     return run_builtin(url, body, seconds=seconds, connections=connections)
@@ -194,8 +209,12 @@ def run(client: str, url: str, body: bytes, *, seconds: float, connections: int,
 
 def result_json(result: LoadResult) -> dict:
     return {
-        "client": result.client, "seconds": round(result.seconds, 3), "rps": round(result.rps, 1),
-        "ok": result.ok, "non_2xx": result.non_2xx, "errors": result.errors,
-        "p50_ms": round(result.p50_ms, 3), "p99_ms": round(result.p99_ms, 3),
+        "client": result.client,
+        "seconds": round(result.seconds, 3),
+        "rps": round(result.rps, 1),
+        "ok": result.ok,
+        "non_2xx": result.non_2xx,
+        "errors": result.errors,
+        "p50_ms": round(result.p50_ms, 3),
+        "p99_ms": round(result.p99_ms, 3),
     }
-

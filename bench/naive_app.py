@@ -20,7 +20,9 @@ def create_app(database: str) -> Flask:
     local = threading.local()
     with sqlite3.connect(database) as conn:
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, method TEXT, path TEXT, headers TEXT, body BLOB)")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, method TEXT, path TEXT, headers TEXT, body BLOB)"
+        )
 
     def connection() -> sqlite3.Connection:
         conn = getattr(local, "conn", None)

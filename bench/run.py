@@ -47,21 +47,36 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
-    parser.add_argument("--client", choices=["auto", "wrk", "builtin"], default="auto",
-                        help="load generator; auto = wrk when installed, else the built-in threaded client")
+    parser.add_argument(
+        "--client",
+        choices=["auto", "wrk", "builtin"],
+        default="auto",
+        help="load generator; auto = wrk when installed, else the built-in threaded client",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="measured rounds per target (targets alternate)")
     parser.add_argument("--seconds", type=float, default=10, help="length of one round")
     parser.add_argument("--warmup", type=float, default=3, help="unmeasured warm-up per target before the rounds")
     parser.add_argument("--connections", type=int, default=16, help="concurrent keep-alive connections")
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk -t (threads of the load generator)")
     parser.add_argument("--body-bytes", type=int, default=1024, help="size of the JSON body POSTed")
-    parser.add_argument("--workers", type=int, default=default_workers(),
-                        help="gunicorn workers for both servers (hookloupe serve's default)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=default_workers(),
+        help="gunicorn workers for both servers (hookloupe serve's default)",
+    )
     parser.add_argument("--threads", type=int, default=32, help="gunicorn threads per worker for both servers")
-    parser.add_argument("--database-url", default=None,
-                        help="HOOKLOUPE_DATABASE_URL for the server; unset means SQLite in a temporary folder")
-    parser.add_argument("--live-samples", type=int, default=30,
-                        help="captures timed from POST to visible row in Chromium; 0 skips that part")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="HOOKLOUPE_DATABASE_URL for the server; unset means SQLite in a temporary folder",
+    )
+    parser.add_argument(
+        "--live-samples",
+        type=int,
+        default=30,
+        help="captures timed from POST to visible row in Chromium; 0 skips that part",
+    )
     parser.add_argument("--json", metavar="PATH", type=Path, default=None, help="also write the figures as JSON")
     parser.add_argument("--keep-temp", action="store_true", help="keep the temporary folder (database, server logs)")
     return parser
@@ -87,8 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         env = {"HOOKLOUPE_MAX_REQUESTS_PER_BIN": str(NO_PRUNING)}
         if args.database_url:
             env["HOOKLOUPE_DATABASE_URL"] = args.database_url
-        hookloupe = servers.hookloupe_server(workdir, workdir / "instance", workers=args.workers,
-                                             threads=args.threads, env=env)
+        hookloupe = servers.hookloupe_server(
+            workdir, workdir / "instance", workers=args.workers, threads=args.threads, env=env
+        )
         noop = servers.noop_server(workdir, workers=args.workers, threads=args.threads)
         naive = servers.naive_server(workdir, workers=args.workers, threads=args.threads)
         try:
@@ -113,14 +129,22 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if report["stored_vs_acknowledged"]["lost"] else 0
 
 
-def benchmark(args, client: str, hookloupe: servers.Server, noop: servers.Server, naive: servers.Server,
-              workdir: Path) -> dict:
+def benchmark(
+    args, client: str, hookloupe: servers.Server, noop: servers.Server, naive: servers.Server, workdir: Path
+) -> dict:
     body = load.json_body(args.body_bytes)
     prefix = f"bench-{secrets.token_hex(3)}"
 
     def drive(url: str, seconds: float) -> LoadResult:
-        return load.run(client, url, body, seconds=seconds, connections=args.connections,
-                        wrk_threads=args.wrk_threads, workdir=workdir)
+        return load.run(
+            client,
+            url,
+            body,
+            seconds=seconds,
+            connections=args.connections,
+            wrk_threads=args.wrk_threads,
+            workdir=workdir,
+        )
 
     checks: list[StoreCheck] = []
 
@@ -139,7 +163,7 @@ def benchmark(args, client: str, hookloupe: servers.Server, noop: servers.Server
     rounds: list[dict] = []
     for number in range(1, args.rounds + 1):
         # Rotate which target goes first, so slow drift on the machine hits all of them.
-        order = TARGETS[number % 3:] + TARGETS[:number % 3]
+        order = TARGETS[number % 3 :] + TARGETS[: number % 3]
         results = {}
         for target in order:
             print(f"round {number}/{args.rounds}: {target} ({args.seconds:g} s) ...", flush=True)
@@ -164,9 +188,15 @@ def benchmark(args, client: str, hookloupe: servers.Server, noop: servers.Server
     live_part = measure_live(args, hookloupe, f"{prefix}-live")
     return {
         "settings": {
-            "client": client, "rounds": args.rounds, "seconds": args.seconds, "warmup": args.warmup,
-            "connections": args.connections, "body_bytes": args.body_bytes, "workers": args.workers,
-            "threads": args.threads, "database": "postgresql" if args.database_url else "sqlite",
+            "client": client,
+            "rounds": args.rounds,
+            "seconds": args.seconds,
+            "warmup": args.warmup,
+            "connections": args.connections,
+            "body_bytes": args.body_bytes,
+            "workers": args.workers,
+            "threads": args.threads,
+            "database": "postgresql" if args.database_url else "sqlite",
         },
         "rounds": [{target: load.result_json(result) for target, result in r.items()} for r in rounds],
         "median": {name: {k: round(v, 3) for k, v in figures.items()} for name, figures in medians.items()},
@@ -250,39 +280,50 @@ def measure_live(args, hookloupe: servers.Server, name: str) -> dict:
     if isinstance(outcome, live.LiveSkip):
         return {"skipped": outcome.reason}
     return {
-        "samples": len(outcome.samples_ms), "missed": outcome.missed,
-        "median_ms": round(outcome.median_ms, 1), "p90_ms": round(outcome.p90_ms, 1),
+        "samples": len(outcome.samples_ms),
+        "missed": outcome.missed,
+        "median_ms": round(outcome.median_ms, 1),
+        "p90_ms": round(outcome.p90_ms, 1),
     }
 
 
 def print_report(report: dict) -> None:
     s = report["settings"]
     print()
-    print(f"Hookloupe capture benchmark: {s['client']}, {s['connections']} connections, "
-          f"{s['rounds']} rounds x {s['seconds']:g} s, {s['body_bytes']}-byte JSON POST")
-    print(f"all servers: gunicorn gthread, {s['workers']} workers x {s['threads']} threads; "
-          f"Hookloupe on {s['database']}")
+    print(
+        f"Hookloupe capture benchmark: {s['client']}, {s['connections']} connections, "
+        f"{s['rounds']} rounds x {s['seconds']:g} s, {s['body_bytes']}-byte JSON POST"
+    )
+    print(
+        f"all servers: gunicorn gthread, {s['workers']} workers x {s['threads']} threads; Hookloupe on {s['database']}"
+    )
     print()
     print(f"{'round':<7}{'target':<9}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'2xx':>9}{'non-2xx':>9}{'errors':>8}")
     for number, r in enumerate(report["rounds"], 1):
         for target in TARGETS:
             f = r[target]
-            print(f"{number:<7}{target:<9}{f['rps']:>10.0f}{f['p50_ms']:>9.2f}{f['p99_ms']:>9.2f}"
-                  f"{f['ok']:>9}{f['non_2xx']:>9}{f['errors']:>8}")
+            print(
+                f"{number:<7}{target:<9}{f['rps']:>10.0f}{f['p50_ms']:>9.2f}{f['p99_ms']:>9.2f}"
+                f"{f['ok']:>9}{f['non_2xx']:>9}{f['errors']:>8}"
+            )
     m = report["median"]
     print()
     print(f"{'median':<16}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
     for target in TARGETS:
         print(f"{target:<16}{m[target]['rps']:>10.0f}{m[target]['p50_ms']:>9.2f}{m[target]['p99_ms']:>9.2f}")
     verdict = "meets" if report["ratio"] >= report["target_ratio"] else "BELOW"
-    print(f"\nratio capture/no-op (median req/s): {report['ratio']:.2f}  ({verdict} the {report['target_ratio']} target)")
+    print(
+        f"\nratio capture/no-op (median req/s): {report['ratio']:.2f}  ({verdict} the {report['target_ratio']} target)"
+    )
     print(f"reference: naive Flask + one SQLite row per request / no-op: {report['naive_ratio']:.2f}")
 
     c = report["stored_vs_acknowledged"]
     how = "by request_id" if c["by_id"] else "by count"
     lost = f"LOST {c['lost']}" if c["lost"] else "lost 0"
-    print(f"stored vs acknowledged ({how}, all capture runs incl. warm-up): "
-          f"acknowledged {c['acknowledged']}, stored {c['stored']}, {lost}")
+    print(
+        f"stored vs acknowledged ({how}, all capture runs incl. warm-up): "
+        f"acknowledged {c['acknowledged']}, stored {c['stored']}, {lost}"
+    )
     if c["unacknowledged"]:
         print(f"  {c['unacknowledged']} stored without a 2xx seen (in flight when the load stopped, or timed out)")
     if c["capture_non_2xx"] or c["capture_errors"]:
@@ -293,8 +334,10 @@ def print_report(report: dict) -> None:
         print(f"capture->visible in Chromium: SKIPPED ({lv['skipped']})")
     else:
         missed = f", {lv['missed']} missed" if lv["missed"] else ""
-        print(f"capture->visible in Chromium: median {lv['median_ms']:.0f} ms, p90 {lv['p90_ms']:.0f} ms "
-              f"({lv['samples']} samples{missed})")
+        print(
+            f"capture->visible in Chromium: median {lv['median_ms']:.0f} ms, p90 {lv['p90_ms']:.0f} ms "
+            f"({lv['samples']} samples{missed})"
+        )
 
 
 if __name__ == "__main__":

@@ -60,11 +60,9 @@ class Server:
         self.log_path = log_dir / f"{name}.log"
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout_s: float = 30.0) -> "Server":
+    def start(self, timeout_s: float = 30.0) -> Server:
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
+            self.process = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -95,7 +93,7 @@ class Server:
         except OSError:
             return "(no log)"
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -104,21 +102,60 @@ class Server:
 
 def hookloupe_server(log_dir: Path, instance: Path, *, workers: int, threads: int, env: dict) -> Server:
     """`hookloupe serve` exactly as deployed (SQLite in `instance` unless env sets a database)."""
-    argv = [sys.executable, "-m", "inspector.cli", "serve", "--host", HOST, "--port", "{port}",
-            "--workers", str(workers), "--threads", str(threads)]
-    return Server("hookloupe", argv, health_path="/healthz", log_dir=log_dir,
-                  env={"HOOKLOUPE_INSTANCE_PATH": str(instance), **env})
+    argv = [
+        sys.executable,
+        "-m",
+        "inspector.cli",
+        "serve",
+        "--host",
+        HOST,
+        "--port",
+        "{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+    ]
+    return Server(
+        "hookloupe",
+        argv,
+        health_path="/healthz",
+        log_dir=log_dir,
+        env={"HOOKLOUPE_INSTANCE_PATH": str(instance), **env},
+    )
 
 
 def noop_server(log_dir: Path, *, workers: int, threads: int) -> Server:
     """bench/noop_app.py under the same gunicorn settings (bench/serve_noop.py)."""
-    argv = [sys.executable, str(ROOT / "bench" / "serve_noop.py"), "--host", HOST, "--port", "{port}",
-            "--workers", str(workers), "--threads", str(threads)]
+    argv = [
+        sys.executable,
+        str(ROOT / "bench" / "serve_noop.py"),
+        "--host",
+        HOST,
+        "--port",
+        "{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+    ]
     return Server("noop", argv, health_path="/healthz", log_dir=log_dir)
 
 
 def naive_server(log_dir: Path, *, workers: int, threads: int) -> Server:
     """bench/naive_app.py (Flask + one SQLite row per request) under the same settings."""
-    argv = [sys.executable, str(ROOT / "bench" / "serve_noop.py"), "--host", HOST, "--port", "{port}",
-            "--workers", str(workers), "--threads", str(threads), "--naive-db", str(log_dir / "naive.db")]
+    argv = [
+        sys.executable,
+        str(ROOT / "bench" / "serve_noop.py"),
+        "--host",
+        HOST,
+        "--port",
+        "{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--naive-db",
+        str(log_dir / "naive.db"),
+    ]
     return Server("naive", argv, health_path="/healthz", log_dir=log_dir)

@@ -6,7 +6,7 @@ import fcntl
 import os
 import secrets
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask
@@ -59,7 +59,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from inspector.views import secrets as secrets_views
 
     # The capture clock is a seam: tests replay signed vectors as of their own time.
-    app.extensions["hookloupe.clock"] = lambda: datetime.now(timezone.utc)
+    app.extensions["hookloupe.clock"] = lambda: datetime.now(UTC)
     app.extensions["hookloupe.stream_slots"] = StreamSlots(int(app.config["STREAM_MAX_PER_WORKER"]))
 
     capture.init_app(app)
@@ -102,7 +102,7 @@ def _instance_secret_key(instance_path: str) -> str:
             if key:
                 return key
             time.sleep(0.05)
-        raise RuntimeError(f"{path} is empty; delete it to have a new key generated")
+        raise RuntimeError(f"{path} is empty; delete it to have a new key generated") from None
     key = secrets.token_urlsafe(48)
     with os.fdopen(fd, "w") as handle:
         handle.write(key)

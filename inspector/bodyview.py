@@ -86,7 +86,7 @@ def body_views(body: bytes, content_type: str = "", content_encoding: str = "") 
             views = [_relabel(view, note) for view in views]
     else:
         views = content_views(body, mime, params)
-    return views + [hex_view(body, hex_note)]
+    return [*views, hex_view(body, hex_note)]
 
 
 def content_views(data: bytes, mime: str, params: dict[str, str]) -> list[BodyView]:
@@ -160,7 +160,9 @@ def decode_text(data: bytes, charset: str | None = None, *, cut: bool = False) -
     try:
         return codecs.getincrementaldecoder("utf-8")().decode(data, final=not cut), ""
     except UnicodeDecodeError:
-        return data.decode("utf-8", "replace"), "Not valid UTF-8 and no charset declared; undecodable bytes are shown as \ufffd."
+        return data.decode(
+            "utf-8", "replace"
+        ), "Not valid UTF-8 and no charset declared; undecodable bytes are shown as \ufffd."
 
 
 def text_view(data: bytes, charset: str | None = None, note: str = "") -> BodyView:
@@ -289,7 +291,11 @@ def multipart_parts(data: bytes, boundary: str) -> tuple[list[Part], bool]:
 
 def multipart_view(data: bytes, boundary: str) -> BodyView:
     parts, more = multipart_parts(data, boundary)
-    note = f"Showing the first {MAX_PARTS} parts." if more else ("" if parts else "No parts found for the declared boundary.")
+    note = (
+        f"Showing the first {MAX_PARTS} parts."
+        if more
+        else ("" if parts else "No parts found for the declared boundary.")
+    )
     return BodyView("multipart", "Multipart parts", parts=tuple(parts), note=note)
 
 

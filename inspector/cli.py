@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from datetime import UTC
 
 
 def serve_options(host: str, port: int, workers: int, threads: int) -> dict:
@@ -83,7 +84,7 @@ def listen(args: argparse.Namespace) -> int:
 
 def send(args: argparse.Namespace) -> int:
     """Send one correctly signed sample of a provider to a target URL; print the answer."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     import httpx
 
@@ -92,18 +93,23 @@ def send(args: argparse.Namespace) -> int:
     from inspector.signing.schemes import SignatureError
 
     if args.provider not in signable_providers():
-        print(f"hookloupe send: cannot sign as {args.provider!r}; choose one of: {', '.join(signable_providers())}", file=sys.stderr)
+        print(
+            f"hookloupe send: cannot sign as {args.provider!r}; choose one of: {', '.join(signable_providers())}",
+            file=sys.stderr,
+        )
         return 2
     if not is_http_url(args.url):
         print(f"hookloupe send: {args.url!r} is not an http(s) URL", file=sys.stderr)
         return 2
     try:
-        sample = build_sample(args.provider, secret=args.secret, event=args.event, at=datetime.now(timezone.utc), url=args.url)
+        sample = build_sample(args.provider, secret=args.secret, event=args.event, at=datetime.now(UTC), url=args.url)
     except (SignatureError, ValueError) as error:
         print(f"hookloupe send: {error}", file=sys.stderr)
         return 2
     try:
-        response = httpx.request(sample.method, args.url + sample.path_suffix, headers=sample.headers, content=sample.body, timeout=30)
+        response = httpx.request(
+            sample.method, args.url + sample.path_suffix, headers=sample.headers, content=sample.body, timeout=30
+        )
     except httpx.HTTPError as error:
         print(f"hookloupe send: {type(error).__name__}: {error}", file=sys.stderr)
         return 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Flask
 
@@ -17,7 +17,7 @@ def prune_once(app: Flask) -> dict:
     """One pruning pass with the app's limits; returns the counts deleted."""
     with app.app_context():
         return store.prune(
-            datetime.now(timezone.utc),
+            datetime.now(UTC),
             default_max=int(app.config["MAX_REQUESTS_PER_BIN"]),
             ttl_days=int(app.config["BIN_TTL_DAYS"]),
         )
@@ -33,7 +33,7 @@ def start_janitor(app: Flask) -> threading.Thread:
         while not stop.wait(interval):
             try:
                 prune_once(app)
-            except Exception:  # noqa: BLE001 - keep the janitor alive; say what failed
+            except Exception:
                 log.exception("pruning pass failed")
 
     thread = threading.Thread(target=loop, name="hookloupe-janitor", daemon=True)

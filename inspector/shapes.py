@@ -85,7 +85,13 @@ def request_json(row: Capture, verification=None) -> dict:
 
 def secret_json(row) -> dict:
     """The Secret shape: never the value, only a hint of its last characters."""
-    return {"id": row.id, "label": row.label, "provider": row.provider, "hint": row.hint, "created_at": iso(row.created_at)}
+    return {
+        "id": row.id,
+        "label": row.label,
+        "provider": row.provider,
+        "hint": row.hint,
+        "created_at": iso(row.created_at),
+    }
 
 
 def delivery_json(row: Delivery) -> dict:

@@ -42,10 +42,10 @@ def save_bin_settings(
     bin_: Bin,
     *,
     response: ResponseSettings | None = None,
-    forward: tuple[str, bool] | None | bool = False,
+    forward: tuple[str, bool] | bool | None = False,
     max_requests: int | None = None,
     handshakes: bool | None = None,
-    public_base_url: str | None | bool = False,
+    public_base_url: str | bool | None = False,
 ) -> Bin:
     """Apply the given settings (None / False = leave unchanged; forward=None and
     public_base_url=None clear them)."""
@@ -133,9 +133,7 @@ def _body_contains(needle: bytes):
     """A byte-substring test on the body (LIKE does not work on SQLite blobs)."""
     if db.engine.dialect.name == "sqlite":
         return func.instr(Capture.body, needle) > 0
-    return text("position(:needle in captures.body) > 0").bindparams(
-        bindparam("needle", needle, type_=LargeBinary)
-    )
+    return text("position(:needle in captures.body) > 0").bindparams(bindparam("needle", needle, type_=LargeBinary))
 
 
 def captures_since(bin_id: str, after_id: int, limit: int = 100) -> list[Capture]:
@@ -175,9 +173,7 @@ def count_captures(bin_id: str) -> int:
 
 def delete_capture(bin_id: str, capture_id: int) -> bool:
     """Delete one capture; False when it is not in that bin."""
-    deleted = db.session.execute(
-        delete(Capture).where(Capture.bin_id == bin_id, Capture.id == capture_id)
-    ).rowcount
+    deleted = db.session.execute(delete(Capture).where(Capture.bin_id == bin_id, Capture.id == capture_id)).rowcount
     db.session.commit()
     return deleted > 0
 
@@ -212,11 +208,7 @@ def prune(now: datetime, *, default_max: int, ttl_days: int) -> dict:
     for bin_id, _count, bin_max in over:
         keep = bin_max or default_max
         boundary = db.session.scalar(
-            select(Capture.id)
-            .where(Capture.bin_id == bin_id)
-            .order_by(Capture.id.desc())
-            .offset(keep - 1)
-            .limit(1)
+            select(Capture.id).where(Capture.bin_id == bin_id).order_by(Capture.id.desc()).offset(keep - 1).limit(1)
         )
         if boundary is not None:
             pruned += db.session.execute(
@@ -363,6 +355,9 @@ def save_analysis(results: dict[int, tuple]) -> None:
 def provider_counts(bin_id: str) -> list[tuple[str | None, int]]:
     """(provider id or None, count) for the bin's captures, most frequent first."""
     rows = db.session.execute(
-        select(Capture.provider_id, func.count()).where(Capture.bin_id == bin_id).group_by(Capture.provider_id).order_by(func.count().desc())
+        select(Capture.provider_id, func.count())
+        .where(Capture.bin_id == bin_id)
+        .group_by(Capture.provider_id)
+        .order_by(func.count().desc())
     ).all()
     return [(provider, count) for provider, count in rows]

@@ -11,7 +11,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flask import Flask
 
@@ -70,8 +70,10 @@ def capture_events(
             # Ids are read first: render() may commit (judging a verdict), which expires the rows.
             ids = [row.id for row in rows]
             # render() may answer None to leave a row out (a page stream with filters).
-            rendered = [(row_id, render(row)) for row_id, row in zip(ids, rows)]
-            messages = [sse_message(text, event=event, event_id=row_id) for row_id, text in rendered if text is not None]
+            rendered = [(row_id, render(row)) for row_id, row in zip(ids, rows, strict=False)]
+            messages = [
+                sse_message(text, event=event, event_id=row_id) for row_id, text in rendered if text is not None
+            ]
             if clock() - last_beat >= heartbeat and store.get_bin(bin_id) is None:
                 yield sse_message("bin deleted", event="bin_deleted")
                 return
@@ -88,7 +90,7 @@ def capture_events(
 
 
 def _recent(bin_id: str) -> list[Capture]:
-    return store.recent_captures(bin_id, datetime.now(timezone.utc) - LATE_COMMIT_WINDOW)
+    return store.recent_captures(bin_id, datetime.now(UTC) - LATE_COMMIT_WINDOW)
 
 
 def summary_data(summary: dict) -> str:

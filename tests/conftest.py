@@ -90,8 +90,8 @@ class LiveServer:
         self.log_path = tmp_path / f"server-{self.port}.log"
         self.process = None
 
-    def start(self) -> "LiveServer":
-        log = open(self.log_path, "ab")
+    def start(self) -> LiveServer:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the server process writes it until stop()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "inspector.cli", "serve", "--port", str(self.port), "--workers", str(self.workers)],
             cwd=ROOT,

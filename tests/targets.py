@@ -30,7 +30,7 @@ class RecordingTarget:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, port: int = 0) -> "RecordingTarget":
+    def start(self, port: int = 0) -> RecordingTarget:
         target = self
 
         class Handler(BaseHTTPRequestHandler):

@@ -3,6 +3,7 @@
 import base64
 import gzip
 import json
+from datetime import UTC
 
 import pytest
 
@@ -53,8 +54,13 @@ def test_non_object_json_is_400(client):
 
 
 def test_unknown_bin_is_404_json(client):
-    for method, url in [("GET", "/api/bins/nope"), ("PATCH", "/api/bins/nope"), ("DELETE", "/api/bins/nope"),
-                        ("GET", "/api/bins/nope/requests"), ("GET", "/api/bins/nope/events")]:
+    for method, url in [
+        ("GET", "/api/bins/nope"),
+        ("PATCH", "/api/bins/nope"),
+        ("DELETE", "/api/bins/nope"),
+        ("GET", "/api/bins/nope/requests"),
+        ("GET", "/api/bins/nope/events"),
+    ]:
         response = client.open(url, method=method, json={} if method == "PATCH" else None)
         assert response.status_code == 404, url
         assert "nope" in response.json["error"]
@@ -92,7 +98,9 @@ def test_every_method_is_captured(client, bin_id, method):
 
 
 def test_options_preflight_is_captured_not_auto_answered(client, bin_id):
-    response = client.options(f"/h/{bin_id}", headers={"Origin": "https://x.test", "Access-Control-Request-Method": "POST"})
+    response = client.options(
+        f"/h/{bin_id}", headers={"Origin": "https://x.test", "Access-Control-Request-Method": "POST"}
+    )
     assert "Allow" not in response.headers
     assert client.get(f"/api/bins/{bin_id}").json["request_count"] == 1
 
@@ -137,8 +145,8 @@ def test_gzip_body_is_stored_as_received(client, bin_id):
 
 def test_multipart_round_trips_byte_exact(client, bin_id):
     body = (
-        b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n"
-        b"--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"b.bin\"\r\n"
+        b'--XyZ\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n'
+        b'--XyZ\r\nContent-Disposition: form-data; name="f"; filename="b.bin"\r\n'
         b"Content-Type: application/octet-stream\r\n\r\n\x00\xff\r\n--XyZ--\r\n"
     )
     response = client.post(f"/h/{bin_id}", data=body, content_type="multipart/form-data; boundary=XyZ")
@@ -261,7 +269,17 @@ def test_list_is_newest_first_with_a_cursor(client, bin_id):
 def test_summary_has_the_contract_fields(client, bin_id):
     client.post(f"/h/{bin_id}/x?y=1", data=b"abc", content_type="text/plain")
     summary = client.get(f"/api/bins/{bin_id}/requests").json["requests"][0]
-    assert set(summary) == {"id", "received_at", "method", "path", "query_string", "content_type", "body_size", "provider", "signature"}
+    assert set(summary) == {
+        "id",
+        "received_at",
+        "method",
+        "path",
+        "query_string",
+        "content_type",
+        "body_size",
+        "provider",
+        "signature",
+    }
     assert (summary["path"], summary["query_string"], summary["body_size"]) == ("/x", "y=1", 3)
 
 
@@ -309,7 +327,7 @@ def test_prune_keeps_the_newest_max_requests(app, client, bin_id):
 
 
 def test_prune_expires_idle_bins_only(app, client, bin_id):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from inspector import store
     from inspector.db import db
@@ -317,7 +335,7 @@ def test_prune_expires_idle_bins_only(app, client, bin_id):
 
     client.post("/api/bins", json={"name": "active-bin"})
     with app.app_context():
-        old = datetime.now(timezone.utc) - timedelta(days=40)
+        old = datetime.now(UTC) - timedelta(days=40)
         for name in (bin_id, "active-bin"):
             db.session.get(Bin, name).created_at = old
         db.session.commit()
@@ -327,7 +345,7 @@ def test_prune_expires_idle_bins_only(app, client, bin_id):
     assert client.get("/api/bins/active-bin").status_code == 200
     app.config["BIN_TTL_DAYS"] = 0
     with app.app_context():
-        assert store.prune(datetime.now(timezone.utc) + timedelta(days=999), default_max=10, ttl_days=0)["bins"] == 0
+        assert store.prune(datetime.now(UTC) + timedelta(days=999), default_max=10, ttl_days=0)["bins"] == 0
 
 
 # --- health and headers -----------------------------------------------------------------

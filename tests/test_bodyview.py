@@ -28,7 +28,7 @@ def test_json_body_gets_pretty_text_and_hex_views():
 
 
 def test_json_is_detected_without_a_json_content_type():
-    assert kinds(body_views(b'[1, 2]', "text/plain")) == ["json", "text", "hex"]
+    assert kinds(body_views(b"[1, 2]", "text/plain")) == ["json", "text", "hex"]
 
 
 def test_invalid_json_falls_back_to_text_with_a_note():
@@ -77,7 +77,9 @@ def test_pretty_json_keeps_duplicate_keys_and_their_order():
 
 
 def test_pretty_json_keeps_numbers_as_written():
-    assert pretty_json(b"[1.10, 1e400, 12345678901234567890123]") == "[\n  1.10,\n  1e400,\n  12345678901234567890123\n]"
+    assert (
+        pretty_json(b"[1.10, 1e400, 12345678901234567890123]") == "[\n  1.10,\n  1e400,\n  12345678901234567890123\n]"
+    )
 
 
 def test_pretty_json_of_empty_containers_and_constants():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -209,8 +209,9 @@ def test_copy_button_copies_the_capture_url(page, live_server):
 
 def test_detail_pane_shows_the_capture(page, live_server):
     bin_id = live_server.create_bin("detail-bin")
-    capture_id = post_capture(live_server, bin_id, "/pay", params={"a": "1"}, json={"amount": 5},
-                              headers={"X-Signature": "sig-123"})
+    capture_id = post_capture(
+        live_server, bin_id, "/pay", params={"a": "1"}, json={"amount": 5}, headers={"X-Signature": "sig-123"}
+    )
     open_live(page, bin_id)
     page.click(f"#req-{capture_id} a")
     detail = page.locator("#detail")
@@ -285,7 +286,7 @@ def test_unknown_bin_shows_the_404_page(page, live_server):
 def test_secret_verdict_debugger_and_replay_flow(page, live_server):
     secret = "browser-github-secret-0123456789"
     bin_id = live_server.create_bin("verdict-bin")
-    early = build_sample("github", secret=secret, event="ping", at=datetime.now(timezone.utc))
+    early = build_sample("github", secret=secret, event="ping", at=datetime.now(UTC))
     early_id = post_capture(live_server, bin_id, "/gh", content=early.body, headers=dict(early.headers))
     open_live(page, bin_id)
     expect(page.locator(f"#req-{early_id} .verdict")).to_have_text("no secret")
@@ -303,7 +304,7 @@ def test_secret_verdict_debugger_and_replay_flow(page, live_server):
     expect(page.locator(f"#req-{early_id} .verdict")).to_have_text("valid")
     expect(page.locator("#live-status")).to_have_text("live")
 
-    sample = build_sample("github", secret=secret, event="push", at=datetime.now(timezone.utc))
+    sample = build_sample("github", secret=secret, event="push", at=datetime.now(UTC))
     capture_id = post_capture(live_server, bin_id, "/gh", content=sample.body, headers=dict(sample.headers))
     row = page.locator(f"#req-{capture_id}")
     expect(row.locator(".verdict")).to_have_text("valid", timeout=5000)

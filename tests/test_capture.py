@@ -1,7 +1,7 @@
 """Unit tests of capture parsing: a WSGI environ in, a CapturedRequest out (no Flask app)."""
 
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from inspector.capture.request import (
     capture_request,
@@ -13,7 +13,7 @@ from inspector.capture.request import (
     sub_path,
 )
 
-NOW = datetime(2026, 11, 23, 12, 0, 0, 123456, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 12, 0, 0, 123456, tzinfo=UTC)
 
 
 def environ(method="POST", path="/h/abc", query="", body=b"", **extra):
@@ -48,11 +48,16 @@ def test_query_pairs_keep_repeats_blanks_and_order():
 
 def test_header_pairs_follow_environ_order_and_include_content_headers():
     env = {"HTTP_X_B": "2", "CONTENT_TYPE": "application/json", "HTTP_X_A": "1", "CONTENT_LENGTH": "3"}
-    assert header_pairs(env) == (("X-B", "2"), ("Content-Type", "application/json"), ("X-A", "1"), ("Content-Length", "3"))
+    assert header_pairs(env) == (
+        ("X-B", "2"),
+        ("Content-Type", "application/json"),
+        ("X-A", "1"),
+        ("Content-Length", "3"),
+    )
 
 
 def test_header_pairs_recover_utf8_values():
-    latin1_view = "café".encode("utf-8").decode("latin-1")
+    latin1_view = "café".encode().decode("latin-1")
     assert header_pairs({"HTTP_X_NAME": latin1_view}) == (("X-Name", "café"),)
 
 

@@ -8,8 +8,9 @@ from inspector.delivery import compare
 
 
 def delivery(status=200, headers=(), body=b"", error=None):
-    return SimpleNamespace(status_code=status, error=error, response_headers=[list(p) for p in headers],
-                           response_body=body)
+    return SimpleNamespace(
+        status_code=status, error=error, response_headers=[list(p) for p in headers], response_body=body
+    )
 
 
 def test_headers_are_matched_by_name_case_insensitively():
@@ -64,7 +65,9 @@ def test_long_bodies_are_cut_and_say_so(monkeypatch):
 def test_body_text_falls_back_to_hex():
     assert compare.body_text(b"hi") == ("hi", False)
     assert compare.body_text(b"\xff" + bytes(range(1, 18))) == (
-        "00000000  ff 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f\n00000010  10 11", True)
+        "00000000  ff 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f\n00000010  10 11",
+        True,
+    )
 
 
 def test_compare_deliveries_status_and_error():

@@ -2,7 +2,7 @@
 
 import base64
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from targets import RecordingTarget
@@ -19,7 +19,9 @@ def target():
 
 
 def capture(client, bin_id, path="/github?x=1", body=b'{"a": 1}', headers=None):
-    response = client.post(f"/h/{bin_id}{path}", data=body, headers=headers or {"Content-Type": "application/json", "X-Sig": "abc"})
+    response = client.post(
+        f"/h/{bin_id}{path}", data=body, headers=headers or {"Content-Type": "application/json", "X-Sig": "abc"}
+    )
     return response.json["request_id"]
 
 
@@ -40,7 +42,12 @@ def test_replay_arrives_byte_exact_with_path_query_and_headers(client, bin_id, t
 
 def test_replay_with_edits_sends_the_edits_and_says_so(client, bin_id, target):
     capture_id = capture(client, bin_id)
-    edit = {"url": target.url, "method": "PUT", "headers": [["X-Edited", "yes"]], "body_base64": base64.b64encode(b"new").decode()}
+    edit = {
+        "url": target.url,
+        "method": "PUT",
+        "headers": [["X-Edited", "yes"]],
+        "body_base64": base64.b64encode(b"new").decode(),
+    }
     delivery = client.post(f"/api/bins/{bin_id}/requests/{capture_id}/replay", json=edit).json
     got = target.wait_for(1)[0]
     assert (got.method, got.body, got.header("X-Edited"), got.header("X-Sig")) == ("PUT", b"new", "yes", None)
@@ -60,8 +67,14 @@ def test_replay_to_a_dead_target_is_a_delivery_with_an_error(client, bin_id):
 
 @pytest.mark.parametrize(
     "payload",
-    [{}, {"url": "ftp://x"}, {"url": "http://localhost/h/test-bin"}, {"url": "http://127.0.0.1:1", "method": "BAD METHOD"},
-     {"url": "http://127.0.0.1:1", "headers": [["X", "a\r\nb"]]}, {"url": "http://127.0.0.1:1", "body_base64": "!!"}],
+    [
+        {},
+        {"url": "ftp://x"},
+        {"url": "http://localhost/h/test-bin"},
+        {"url": "http://127.0.0.1:1", "method": "BAD METHOD"},
+        {"url": "http://127.0.0.1:1", "headers": [["X", "a\r\nb"]]},
+        {"url": "http://127.0.0.1:1", "body_base64": "!!"},
+    ],
 )
 def test_bad_replay_requests_are_400(client, bin_id, payload):
     capture_id = capture(client, bin_id)
@@ -71,12 +84,16 @@ def test_bad_replay_requests_are_400(client, bin_id, payload):
 
 def test_replay_to_metadata_address_is_refused_and_recorded(client, bin_id):
     capture_id = capture(client, bin_id)
-    delivery = client.post(f"/api/bins/{bin_id}/requests/{capture_id}/replay", json={"url": "http://169.254.169.254/x"}).json
+    delivery = client.post(
+        f"/api/bins/{bin_id}/requests/{capture_id}/replay", json={"url": "http://169.254.169.254/x"}
+    ).json
     assert delivery["error"].startswith("refused:")
 
 
 def test_forwarding_to_own_capture_url_is_refused(client, bin_id):
-    response = client.patch(f"/api/bins/{bin_id}", json={"forward": {"url": f"http://localhost/h/{bin_id}", "enabled": True}})
+    response = client.patch(
+        f"/api/bins/{bin_id}", json={"forward": {"url": f"http://localhost/h/{bin_id}", "enabled": True}}
+    )
     assert response.status_code == 400 and "loop" in response.json["error"]
 
 
@@ -108,7 +125,7 @@ def test_down_target_is_retried_with_backoff_then_delivered_once(app, client, bi
     target.stop()
     enable_forward(client, bin_id, f"http://127.0.0.1:{port}")
     capture_id = capture(client, bin_id)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert forward_next(app, now) is True  # attempt 1: refused connection
     assert forward_next(app, now) is False  # backing off: not due yet
     target.start(port)
@@ -128,7 +145,7 @@ def test_attempts_stop_at_the_maximum(app, client, bin_id):
         app.config["FORWARD_MAX_ATTEMPTS"] = 3
         enable_forward(client, bin_id, failing.url)
         capture(client, bin_id)
-        later = datetime.now(timezone.utc)
+        later = datetime.now(UTC)
         for _ in range(5):
             later += timedelta(minutes=5)
             forward_next(app, later)
@@ -144,7 +161,7 @@ def test_client_errors_are_not_retried(app, client, bin_id):
     try:
         enable_forward(client, bin_id, rejecting.url)
         capture(client, bin_id)
-        later = datetime.now(timezone.utc)
+        later = datetime.now(UTC)
         for _ in range(3):
             later += timedelta(minutes=5)
             forward_next(app, later)
@@ -182,7 +199,7 @@ def test_concurrent_workers_never_claim_the_same_job(app, client, bin_id, target
 def test_an_expired_lease_is_claimed_again(app, client, bin_id, target):
     enable_forward(client, bin_id, target.url)
     capture(client, bin_id)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with app.app_context():
         assert store.claim_forward_job(now, now + timedelta(seconds=30), "dead-worker") is not None
         assert store.claim_forward_job(now, now + timedelta(seconds=30), "other") is None
@@ -207,7 +224,7 @@ def test_resign_on_replay_gives_a_fresh_valid_stripe_signature(client, bin_id, t
 
     secret = "whsec_resign_test_secret"
     client.post(f"/api/bins/{bin_id}/secrets", json={"label": "stripe", "value": secret, "provider": "stripe"})
-    old = datetime.now(timezone.utc) - timedelta(hours=3)
+    old = datetime.now(UTC) - timedelta(hours=3)
     capture_id = stripe_capture(client, bin_id, secret, old)
     edited = base64.b64encode(b'{"id":"evt_edit","type":"charge.refunded"}').decode()
     delivery = client.post(
@@ -225,7 +242,7 @@ def test_resign_on_replay_gives_a_fresh_valid_stripe_signature(client, bin_id, t
 
 
 def test_resign_without_a_secret_is_400(client, bin_id, target):
-    capture_id = stripe_capture(client, bin_id, "whsec_x", datetime.now(timezone.utc))
+    capture_id = stripe_capture(client, bin_id, "whsec_x", datetime.now(UTC))
     response = client.post(f"/api/bins/{bin_id}/requests/{capture_id}/replay", json={"url": target.url, "resign": True})
     assert response.status_code == 400 and "no secret for Stripe" in response.json["error"]
     assert target.received == []

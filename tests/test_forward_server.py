@@ -72,11 +72,19 @@ def test_a_bin_forwarding_to_itself_does_not_storm(live_server):
     time.sleep(3)
     listed = httpx.get(f"{live_server.url}/api/bins/{bin_id}/requests").json()["requests"]
     assert len(listed) == 2
-    hops = [dict(httpx.get(f"{live_server.url}/api/bins/{bin_id}/requests/{s['id']}").json()["headers"]).get("X-Hookloupe-Hop") for s in listed]
+    hops = [
+        dict(httpx.get(f"{live_server.url}/api/bins/{bin_id}/requests/{s['id']}").json()["headers"]).get(
+            "X-Hookloupe-Hop"
+        )
+        for s in listed
+    ]
     assert sorted(h or "0" for h in hops) == ["0", "1"]
 
 
 def test_forward_to_own_capture_url_is_refused(live_server):
     bin_id = live_server.create_bin("fwd-refuse")
-    response = httpx.patch(f"{live_server.url}/api/bins/{bin_id}", json={"forward": {"url": f"{live_server.url}/h/{bin_id}", "enabled": True}})
+    response = httpx.patch(
+        f"{live_server.url}/api/bins/{bin_id}",
+        json={"forward": {"url": f"{live_server.url}/h/{bin_id}", "enabled": True}},
+    )
     assert response.status_code == 400 and "loop" in response.json()["error"]

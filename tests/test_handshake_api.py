@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-SLACK = json.dumps({"token": "t", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"})
+SLACK = json.dumps(
+    {"token": "t", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"}
+)
 
 
 @pytest.fixture(params=["sqlite"])
@@ -18,7 +20,12 @@ def newest(client, bin_id):
 
 
 def slack_headers():
-    return {"Content-Type": "application/json", "X-Slack-Request-Timestamp": "1531420618", "X-Slack-Signature": "v0=00", "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)"}
+    return {
+        "Content-Type": "application/json",
+        "X-Slack-Request-Timestamp": "1531420618",
+        "X-Slack-Signature": "v0=00",
+        "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+    }
 
 
 def test_slack_url_verification_is_answered_and_stored(client, bin_id):
@@ -50,7 +57,13 @@ def test_zoom_validation_needs_the_bins_secret(client, bin_id):
     import hashlib
     import hmac
 
-    body = json.dumps({"event": "endpoint.url_validation", "payload": {"plainToken": "qgg8vlvZRS6UYooatFL8Aw"}, "event_ts": 1654503849680})
+    body = json.dumps(
+        {
+            "event": "endpoint.url_validation",
+            "payload": {"plainToken": "qgg8vlvZRS6UYooatFL8Aw"},
+            "event_ts": 1654503849680,
+        }
+    )
     headers = {"Content-Type": "application/json", "x-zm-request-timestamp": "1654503849", "x-zm-signature": "v0=00"}
     assert "encryptedToken" not in client.post(f"/h/{bin_id}", data=body, headers=headers).json
     client.post(f"/api/bins/{bin_id}/secrets", json={"label": "zoom", "value": "zoom-secret-token", "provider": "zoom"})

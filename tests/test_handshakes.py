@@ -2,7 +2,7 @@
 
 import hmac
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -11,14 +11,23 @@ from inspector.capture.request import CapturedRequest
 from inspector.signing import providers
 from inspector.signing.verify import SecretValue
 
-AT = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+AT = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
 def cap(headers=(), body=b"", method="POST", query=""):
     headers = tuple(headers)
-    return CapturedRequest(method=method, path="", query_string=query, headers=headers, body=body,
-                           body_size=len(body), body_truncated=False, remote_addr="203.0.113.9",
-                           received_at=AT, content_type="application/json")
+    return CapturedRequest(
+        method=method,
+        path="",
+        query_string=query,
+        headers=headers,
+        body=body,
+        body_size=len(body),
+        body_truncated=False,
+        remote_addr="203.0.113.9",
+        received_at=AT,
+        content_type="application/json",
+    )
 
 
 def reply_for(capture, secrets=()):
@@ -30,8 +39,10 @@ def content_type(reply):
 
 
 def test_slack_url_verification_echoes_challenge_as_json():
-    c = cap([("X-Slack-Signature", "v0=ab"), ("X-Slack-Request-Timestamp", "1")],
-            b'{"token":"t","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}')
+    c = cap(
+        [("X-Slack-Signature", "v0=ab"), ("X-Slack-Request-Timestamp", "1")],
+        b'{"token":"t","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}',
+    )
     r = reply_for(c)
     assert r.status == 200 and content_type(r) == "application/json"
     assert json.loads(r.body) == {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
@@ -43,7 +54,10 @@ def test_slack_event_callback_is_not_a_handshake():
 
 
 def test_zoom_url_validation_uses_zoom_secret():
-    c = cap([("x-zm-signature", "v0=ab")], b'{"event":"endpoint.url_validation","payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"}}')
+    c = cap(
+        [("x-zm-signature", "v0=ab")],
+        b'{"event":"endpoint.url_validation","payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"}}',
+    )
     r = reply_for(c, [SecretValue(1, "other", "github", "nope"), SecretValue(2, "zoom", "zoom", "zoom-secret")])
     expected = hmac.new(b"zoom-secret", b"qgg8vlvZRS6UYooatFL8Aw", "sha256").hexdigest()
     assert json.loads(r.body) == {"plainToken": "qgg8vlvZRS6UYooatFL8Aw", "encryptedToken": expected}
@@ -68,17 +82,25 @@ def test_graph_validation_token_is_echoed_as_text():
 
 
 def test_twitch_callback_verification():
-    c = cap([("Twitch-Eventsub-Message-Id", "m1"), ("Twitch-Eventsub-Message-Type", "webhook_callback_verification"),
-             ("Twitch-Eventsub-Message-Signature", "sha256=ab")],
-            b'{"challenge":"pogchamp-kappa-360noscope-vohiyo","subscription":{}}')
+    c = cap(
+        [
+            ("Twitch-Eventsub-Message-Id", "m1"),
+            ("Twitch-Eventsub-Message-Type", "webhook_callback_verification"),
+            ("Twitch-Eventsub-Message-Signature", "sha256=ab"),
+        ],
+        b'{"challenge":"pogchamp-kappa-360noscope-vohiyo","subscription":{}}',
+    )
     r = reply_for(c)
     assert r.body == b"pogchamp-kappa-360noscope-vohiyo" and content_type(r).startswith("text/plain")
 
 
-@pytest.mark.parametrize("capture", [
-    cap(method="GET", query="hub.mode=subscribe&hub.challenge=%3Cscript%3Ealert(1)%3C/script%3E"),
-    cap(query="validationToken=%3Cb%3Ehi%3C/b%3E"),
-])
+@pytest.mark.parametrize(
+    "capture",
+    [
+        cap(method="GET", query="hub.mode=subscribe&hub.challenge=%3Cscript%3Ealert(1)%3C/script%3E"),
+        cap(query="validationToken=%3Cb%3Ehi%3C/b%3E"),
+    ],
+)
 def test_echo_is_never_html(capture):
     r = reply_for(capture)
     assert "html" not in content_type(r) and ("X-Content-Type-Options", "nosniff") in r.headers

@@ -7,9 +7,10 @@ import hashlib
 import hmac as hmac_module
 import html as html_module
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from sqlalchemy import insert
@@ -34,7 +35,21 @@ class Elements(HTMLParser):
     """Every start tag with its attributes, and each text run with whether an ancestor carries
     hx-disable (void elements never enter the stack)."""
 
-    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+    VOID: ClassVar = {
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "source",
+        "track",
+        "wbr",
+    }
 
     def __init__(self, html: str):
         super().__init__(convert_charrefs=True)
@@ -122,7 +137,9 @@ def test_pages_have_no_inline_script_style_or_handlers(client, bin_id):
         html = client.get(url).text
         assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html) is None
         assert "<style" not in html
-        assert not [attrs for _, attrs in Elements(html).tags if "style" in attrs or any(n.startswith("on") for n in attrs)]
+        assert not [
+            attrs for _, attrs in Elements(html).tags if "style" in attrs or any(n.startswith("on") for n in attrs)
+        ]
 
 
 def test_htmx_is_configured_strictly_and_served_locally(client):
@@ -273,9 +290,19 @@ def test_exactly_one_page_has_no_older_link(client, bin_id):
 def test_bin_with_ten_thousand_captures_renders_one_page(app, client, bin_id):
     """Only one page of rows is rendered however large the bin (speed itself is measured by
     the benchmark, not asserted here)."""
-    row = {"bin_id": bin_id, "method": "POST", "path": "/bulk", "query_string": "", "headers": [],
-           "remote_addr": "127.0.0.1", "content_type": "text/plain", "body": b"x" * 100, "body_size": 100,
-           "body_truncated": False, "received_at": datetime.now(timezone.utc)}
+    row = {
+        "bin_id": bin_id,
+        "method": "POST",
+        "path": "/bulk",
+        "query_string": "",
+        "headers": [],
+        "remote_addr": "127.0.0.1",
+        "content_type": "text/plain",
+        "body": b"x" * 100,
+        "body_size": 100,
+        "body_truncated": False,
+        "received_at": datetime.now(UTC),
+    }
     with app.app_context():
         db.session.execute(insert(Capture), [row] * 10_000)
         db.session.commit()
@@ -295,8 +322,14 @@ def test_older_page_without_javascript_is_a_full_page_and_not_live(client, bin_i
 
 
 def test_detail_fragment_for_htmx(client, bin_id):
-    capture_id = capture(client, bin_id, path="/p", query_string="a=1&a=2", data=b'{"k": [1]}',
-                         headers={"Content-Type": "application/json", "X-Trace": "abc"})
+    capture_id = capture(
+        client,
+        bin_id,
+        path="/p",
+        query_string="a=1&a=2",
+        data=b'{"k": [1]}',
+        headers={"Content-Type": "application/json", "X-Trace": "abc"},
+    )
     response = client.get(f"/bins/{bin_id}/requests/{capture_id}", headers=HTMX)
     assert response.status_code == 200
     html = response.text
@@ -331,16 +364,16 @@ def test_detail_of_a_capture_in_another_bin_is_404(client, bin_id):
 
 def test_detail_shows_decoded_gzip_body(client, bin_id):
     body = gzip.compress(b'{"zipped": true}')
-    capture_id = capture(client, bin_id, data=body,
-                         headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    capture_id = capture(
+        client, bin_id, data=body, headers={"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    )
     html = client.get(f"/bins/{bin_id}/requests/{capture_id}", headers=HTMX).text
     assert "<summary>JSON (decoded)</summary>" in html
     assert "&#34;zipped&#34;: true" in html
 
 
 def test_detail_shows_form_fields_and_multipart_parts(client, bin_id):
-    form_id = capture(client, bin_id, data=b"a=1&a=2",
-                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    form_id = capture(client, bin_id, data=b"a=1&a=2", headers={"Content-Type": "application/x-www-form-urlencoded"})
     html = client.get(f"/bins/{bin_id}/requests/{form_id}", headers=HTMX).text
     assert "<summary>Form fields</summary>" in html
     multipart = b'--b1\r\nContent-Disposition: form-data; name="f"; filename="x.txt"\r\n\r\nhi\r\n--b1--\r\n'
@@ -437,7 +470,7 @@ def test_stream_resumes_after_last_event_id(client, bin_id, fast_stream):
 def test_stream_escapes_hostile_values(client, bin_id, fast_stream):
     capture_id = hostile_capture(client, bin_id)
     text = read_stream(client.get(f"/bins/{bin_id}/stream?after=0"), f'id="req-{capture_id}"')
-    html = "".join(line[len("data: "):] + "\n" for line in text.splitlines() if line.startswith("data: "))
+    html = "".join(line[len("data: ") :] + "\n" for line in text.splitlines() if line.startswith("data: "))
     assert_no_hostile_markup(html)
 
 
@@ -506,16 +539,24 @@ GITHUB_SECRET = "gh-webhook-secret-0123456789"
 CROSS_SITE = HTMX | {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}
 
 
-def github_capture(client, bin_id: str, *, secret: str = GITHUB_SECRET, event: str | None = None,
-                   extra_headers: dict | None = None, path: str = "/github") -> int:
-    sample = build_sample("github", secret=secret, event=event, at=datetime.now(timezone.utc))
+def github_capture(
+    client,
+    bin_id: str,
+    *,
+    secret: str = GITHUB_SECRET,
+    event: str | None = None,
+    extra_headers: dict | None = None,
+    path: str = "/github",
+) -> int:
+    sample = build_sample("github", secret=secret, event=event, at=datetime.now(UTC))
     headers = dict(sample.headers) | (extra_headers or {})
     return capture(client, bin_id, path=path, data=sample.body, headers=headers)
 
 
 def add_secret_via_page(client, bin_id: str, value: str = GITHUB_SECRET, label: str = "gh", provider: str = "github"):
-    return client.post(f"/bins/{bin_id}/secrets", data={"label": label, "value": value, "provider": provider},
-                       headers=HTMX)
+    return client.post(
+        f"/bins/{bin_id}/secrets", data={"label": label, "value": value, "provider": provider}, headers=HTMX
+    )
 
 
 def detail_html(client, bin_id: str, capture_id: int) -> str:
@@ -683,10 +724,18 @@ def test_debugger_shows_expected_and_received_but_never_the_secret(client, bin_i
 
 
 def test_debug_rows_are_worded():
-    rows = dict(pages_view.debug_rows({
-        "received": ["aa", "bb"], "matched_index": 1, "timestamp_skew_seconds": -3.5, "tolerance_seconds": 300,
-        "key_interpretation": "whsec", "extra_thing": 7,
-    }))
+    rows = dict(
+        pages_view.debug_rows(
+            {
+                "received": ["aa", "bb"],
+                "matched_index": 1,
+                "timestamp_skew_seconds": -3.5,
+                "tolerance_seconds": 300,
+                "key_interpretation": "whsec",
+                "extra_thing": 7,
+            }
+        )
+    )
     assert rows["Received signature(s)"] == "1. aa\n2. bb   ← matched"
     assert rows["Matched signature"] == "number 2 of 2"
     assert rows["Timestamp skew"] == "-3.5 s (timestamp in the future)"
@@ -712,10 +761,10 @@ def test_check_now_rejudges_against_the_current_time(client, bin_id):
 def test_check_now_reports_expired_for_an_old_timestamped_signature(client, bin_id, monkeypatch):
     secret = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     client.post(f"/bins/{bin_id}/secrets", data={"label": "sw", "value": secret, "provider": ""}, headers=HTMX)
-    sample = build_sample("standard-webhooks", secret=secret, at=datetime.now(timezone.utc))
+    sample = build_sample("standard-webhooks", secret=secret, at=datetime.now(UTC))
     capture_id = capture(client, bin_id, data=sample.body, headers=dict(sample.headers))
     assert "verdict-valid" in detail_html(client, bin_id, capture_id)
-    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    later = datetime.now(UTC) + timedelta(hours=1)
 
     class AnHourLater(datetime):  # "now" for the page: the signature's 5-minute window has passed
         @classmethod
@@ -735,7 +784,8 @@ def test_handshake_answer_is_shown(app, client, bin_id):
         store.get_capture(bin_id, capture_id).handshake = "answered the Slack url_verification challenge"
         db.session.commit()
     assert "Hookloupe answered this handshake: answered the Slack url_verification challenge" in detail_html(
-        client, bin_id, capture_id)
+        client, bin_id, capture_id
+    )
 
 
 def test_replay_form_is_prefilled_from_the_capture(client, bin_id):
@@ -748,7 +798,9 @@ def test_replay_form_is_prefilled_from_the_capture(client, bin_id):
 
 
 def test_replay_form_says_binary_bodies_are_sent_as_captured(client, bin_id):
-    capture_id = capture(client, bin_id, data=b"\xff\xfe\x00binary", headers={"Content-Type": "application/octet-stream"})
+    capture_id = capture(
+        client, bin_id, data=b"\xff\xfe\x00binary", headers={"Content-Type": "application/octet-stream"}
+    )
     html = detail_html(client, bin_id, capture_id)
     assert 'id="replay-body"' not in html
     assert "sent exactly as captured" in html
@@ -763,8 +815,14 @@ def test_replay_to_a_real_target_records_and_shows_the_delivery(app, client, bin
     capture_id = github_capture(client, bin_id, path="/github")
     html = detail_html(client, bin_id, capture_id)
     headers_text = re.search(r'<textarea id="replay-headers" name="headers"[^>]*>([^<]*)</textarea>', html).group(1)
-    response = replay(client, bin_id, capture_id, url=target.url + "/in", method="",
-                      headers=html_module.unescape(headers_text).replace("\n", "\r\n"))
+    response = replay(
+        client,
+        bin_id,
+        capture_id,
+        url=target.url + "/in",
+        method="",
+        headers=html_module.unescape(headers_text).replace("\n", "\r\n"),
+    )
     assert response.status_code == 200
     (received,) = target.wait_for(1)
     assert received.path == "/in/github" and received.header("X-GitHub-Event") == "ping"
@@ -780,8 +838,15 @@ def test_replay_to_a_real_target_records_and_shows_the_delivery(app, client, bin
 
 def test_replay_with_edits_notes_them(app, client, bin_id, target):
     capture_id = capture(client, bin_id, data=b'{"a": 1}', headers={"Content-Type": "application/json"})
-    response = replay(client, bin_id, capture_id, url=target.url, method="PUT",
-                      headers="Content-Type: application/json\r\nX-Added: yes", body='{"a": 2}')
+    response = replay(
+        client,
+        bin_id,
+        capture_id,
+        url=target.url,
+        method="PUT",
+        headers="Content-Type: application/json\r\nX-Added: yes",
+        body='{"a": 2}',
+    )
     assert response.status_code == 200
     (received,) = target.wait_for(1)
     assert received.method == "PUT" and received.body == b'{"a": 2}' and received.header("X-Added") == "yes"
@@ -842,10 +907,22 @@ def test_compare_two_deliveries_shows_a_diff(client, bin_id, target):
 
 def add_delivery(app, capture_id, *, status=200, headers=(), body=b"", note=None, url="http://t/"):
     with app.app_context():
-        row = store.add_delivery(Delivery(
-            capture_id=capture_id, kind="replay", url=url, method="POST", attempt=1, status_code=status,
-            error=None, elapsed_ms=3, response_headers=[list(p) for p in headers], response_body=body,
-            note=note, created_at=datetime.now(timezone.utc)))
+        row = store.add_delivery(
+            Delivery(
+                capture_id=capture_id,
+                kind="replay",
+                url=url,
+                method="POST",
+                attempt=1,
+                status_code=status,
+                error=None,
+                elapsed_ms=3,
+                response_headers=[list(p) for p in headers],
+                response_body=body,
+                note=note,
+                created_at=datetime.now(UTC),
+            )
+        )
         return row.id
 
 
@@ -869,8 +946,9 @@ def test_deliveries_show_binary_answers_as_hex(app, client, bin_id):
 def test_forward_settings_save_and_show_state(client, bin_id):
     html = client.get(f"/bins/{bin_id}").text
     assert "Auto-forward: off" in html
-    response = client.post(f"/bins/{bin_id}/forward", data={"url": "http://127.0.0.1:9/in", "enabled": "1"},
-                           headers=HTMX)
+    response = client.post(
+        f"/bins/{bin_id}/forward", data={"url": "http://127.0.0.1:9/in", "enabled": "1"}, headers=HTMX
+    )
     assert response.status_code == 200 and "Auto-forward: on" in response.text
     assert client.get(f"/api/bins/{bin_id}").json["forward"] == {"url": "http://127.0.0.1:9/in", "enabled": True}
     response = client.post(f"/bins/{bin_id}/forward", data={"url": "http://127.0.0.1:9/in"}, headers=HTMX)
@@ -880,11 +958,11 @@ def test_forward_settings_save_and_show_state(client, bin_id):
 
 
 def test_forward_settings_refuse_own_capture_url_and_bad_urls(client, bin_id):
-    response = client.post(f"/bins/{bin_id}/forward", data={"url": f"http://localhost/h/{bin_id}", "enabled": "1"},
-                           headers=HTMX)
+    response = client.post(
+        f"/bins/{bin_id}/forward", data={"url": f"http://localhost/h/{bin_id}", "enabled": "1"}, headers=HTMX
+    )
     assert response.status_code == 400 and "it would loop" in response.text
-    response = client.post(f"/bins/{bin_id}/forward", data={"url": "javascript:alert(1)", "enabled": "1"},
-                           headers=HTMX)
+    response = client.post(f"/bins/{bin_id}/forward", data={"url": "javascript:alert(1)", "enabled": "1"}, headers=HTMX)
     assert response.status_code == 400 and "http:// or https://" in response.text
     assert client.get(f"/api/bins/{bin_id}").json["forward"] is None
 
@@ -940,7 +1018,7 @@ def test_hostile_event_delivery_id_and_headers_stay_escaped_in_new_fragments(app
 
 
 def test_detail_shows_the_providers_warning(client, bin_id):
-    sample = build_sample("dreamclass", secret="dc-secret-0123456789abcdef", at=datetime.now(timezone.utc))
+    sample = build_sample("dreamclass", secret="dc-secret-0123456789abcdef", at=datetime.now(UTC))
     capture_id = capture(client, bin_id, data=sample.body, headers=dict(sample.headers))
     html = detail_html(client, bin_id, capture_id)
-    assert "<li class=\"warning\">DreamClass signs only the request id" in html
+    assert '<li class="warning">DreamClass signs only the request id' in html

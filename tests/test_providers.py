@@ -1,7 +1,7 @@
 """Provider registry and detection: every entry has a vector, every vector is detected."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -12,21 +12,68 @@ from inspector.signing import providers
 from inspector.signing.providers.model import KNOWN
 
 VECTORS = Path(__file__).parent / "vectors"
-REQUIRED = (
-    "dreamclass studiewinkel edusign eduzz dreamship github gitlab bitbucket stripe slack shopify "
-    "twilio standard-webhooks svix discord sendgrid mailgun postmark paddle square zoom paypal "
-    "linear hubspot typeform calendly zendesk twitch coinbase-commerce razorpay adyen box meta "
-    "intercom jira woocommerce lemon-squeezy xero vercel mollie sentry telegram"
-).split()
-AT = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+REQUIRED = [
+    "dreamclass",
+    "studiewinkel",
+    "edusign",
+    "eduzz",
+    "dreamship",
+    "github",
+    "gitlab",
+    "bitbucket",
+    "stripe",
+    "slack",
+    "shopify",
+    "twilio",
+    "standard-webhooks",
+    "svix",
+    "discord",
+    "sendgrid",
+    "mailgun",
+    "postmark",
+    "paddle",
+    "square",
+    "zoom",
+    "paypal",
+    "linear",
+    "hubspot",
+    "typeform",
+    "calendly",
+    "zendesk",
+    "twitch",
+    "coinbase-commerce",
+    "razorpay",
+    "adyen",
+    "box",
+    "meta",
+    "intercom",
+    "jira",
+    "woocommerce",
+    "lemon-squeezy",
+    "xero",
+    "vercel",
+    "mollie",
+    "sentry",
+    "telegram",
+]
+AT = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
 def make_capture(headers=(), body=b"", method="POST", query="", at=AT):
     headers = tuple((k, v) for k, v in headers)
     content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
-    return CapturedRequest(method=method, path="", query_string=query, headers=headers, body=body,
-                           body_size=len(body), body_truncated=False, remote_addr="203.0.113.9",
-                           received_at=at, content_type=content_type)
+    return CapturedRequest(
+        method=method,
+        path="",
+        query_string=query,
+        headers=headers,
+        body=body,
+        body_size=len(body),
+        body_truncated=False,
+        remote_addr="203.0.113.9",
+        received_at=at,
+        content_type=content_type,
+    )
 
 
 def vector_cases():
@@ -146,17 +193,29 @@ def test_x_signature_alone_is_not_guessed():
     assert providers.detect(make_capture([("X-Signature", "ab" * 32)], b"{}")) is None
 
 
-@pytest.mark.parametrize("headers,body,expected", [
-    ([("X-Hub-Signature", "sha1=" + "a" * 40), ("X-GitHub-Event", "push")], b"{}", "github"),
-    ([("X-Hub-Signature", "sha1=" + "a" * 40)], b'{"object":"page","entry":[]}', "meta"),
-    ([("X-Hub-Signature-256", "sha256=" + "a" * 64)], b'{"object":"page","entry":[]}', "meta"),
-    ([("X-Hub-Signature", "sha1=" + "a" * 40)],
-     b'{"type":"notification_event","app_id":"a","topic":"conversation.user.created"}', "intercom"),
-    ([("X-Hub-Signature", "sha256=" + "a" * 64), ("X-Event-Key", "repo:push"), ("X-Hook-UUID", "u")],
-     b"{}", "bitbucket"),
-    ([("X-Hub-Signature", "sha256=" + "a" * 64), ("X-Atlassian-Webhook-Identifier", "1")],
-     b'{"webhookEvent":"jira:issue_created"}', "jira"),
-])
+@pytest.mark.parametrize(
+    "headers,body,expected",
+    [
+        ([("X-Hub-Signature", "sha1=" + "a" * 40), ("X-GitHub-Event", "push")], b"{}", "github"),
+        ([("X-Hub-Signature", "sha1=" + "a" * 40)], b'{"object":"page","entry":[]}', "meta"),
+        ([("X-Hub-Signature-256", "sha256=" + "a" * 64)], b'{"object":"page","entry":[]}', "meta"),
+        (
+            [("X-Hub-Signature", "sha1=" + "a" * 40)],
+            b'{"type":"notification_event","app_id":"a","topic":"conversation.user.created"}',
+            "intercom",
+        ),
+        (
+            [("X-Hub-Signature", "sha256=" + "a" * 64), ("X-Event-Key", "repo:push"), ("X-Hook-UUID", "u")],
+            b"{}",
+            "bitbucket",
+        ),
+        (
+            [("X-Hub-Signature", "sha256=" + "a" * 64), ("X-Atlassian-Webhook-Identifier", "1")],
+            b'{"webhookEvent":"jira:issue_created"}',
+            "jira",
+        ),
+    ],
+)
 def test_x_hub_signature_collision(headers, body, expected):
     assert providers.detect(make_capture(headers, body)).provider_id == expected
 
@@ -182,6 +241,7 @@ def test_header_names_match_case_insensitively():
 
 def test_body_is_parsed_at_most_once_per_capture(monkeypatch):
     from inspector.signing import schemes as signatures
+
     calls = []
     original = signatures.parse_json
     monkeypatch.setattr(signatures, "parse_json", lambda body: calls.append(1) or original(body))
@@ -191,6 +251,7 @@ def test_body_is_parsed_at_most_once_per_capture(monkeypatch):
 
 def test_body_is_not_parsed_for_a_non_json_body(monkeypatch):
     from inspector.signing import schemes as signatures
+
     monkeypatch.setattr(signatures.json, "loads", lambda *a, **k: pytest.fail("parsed"))
     providers.detect(make_capture([("X-GitHub-Event", "ping")], b"plain text body"))
 

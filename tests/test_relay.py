@@ -35,7 +35,7 @@ class RunningRelay:
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self.relay.run, args=(self._stop.is_set,), daemon=True)
 
-    def start(self) -> "RunningRelay":
+    def start(self) -> RunningRelay:
         self.thread.start()
         deadline = time.monotonic() + 10
         while self.relay.last_id is None and time.monotonic() < deadline:
@@ -50,7 +50,11 @@ class RunningRelay:
 def send_captures(server_url: str, bin_id: str, bodies: list[bytes]) -> list[int]:
     with httpx.Client() as client:
         return [
-            client.post(f"{server_url}/h/{bin_id}/in/{n}?n={n}", content=body, headers={"Content-Type": "application/octet-stream"}).json()["request_id"]
+            client.post(
+                f"{server_url}/h/{bin_id}/in/{n}?n={n}",
+                content=body,
+                headers={"Content-Type": "application/octet-stream"},
+            ).json()["request_id"]
             for n, body in enumerate(bodies)
         ]
 
@@ -141,7 +145,10 @@ def test_cli_listen_prints_lines_and_exits_cleanly_on_ctrl_c(live_server, target
     bin_id = live_server.create_bin("relay-cli")
     process = subprocess.Popen(
         [sys.executable, "-m", "inspector.cli", "listen", f"{live_server.url}/h/{bin_id}", "--to", target.url],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         assert "listening to" in process.stdout.readline()
@@ -158,7 +165,18 @@ def test_cli_listen_prints_lines_and_exits_cleanly_on_ctrl_c(live_server, target
 
 def test_cli_listen_reports_an_unknown_bin(live_server):
     result = subprocess.run(
-        [sys.executable, "-m", "inspector.cli", "listen", f"{live_server.url}/bins/no-such-bin", "--to", "http://127.0.0.1:9"],
-        cwd=ROOT, capture_output=True, text=True, timeout=30,
+        [
+            sys.executable,
+            "-m",
+            "inspector.cli",
+            "listen",
+            f"{live_server.url}/bins/no-such-bin",
+            "--to",
+            "http://127.0.0.1:9",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 1 and "does not exist" in result.stderr

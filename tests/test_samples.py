@@ -1,6 +1,6 @@
 """Samples: each signable provider's sample is detected as it and verifies as valid."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -10,23 +10,44 @@ from inspector.signing import samples
 from inspector.signing.providers import detect
 from inspector.signing.verify import SecretValue, judge
 
-AT = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+AT = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 URL = "https://hooks.example.com/h/bin1/in?x=1"
-SECRETS = {"adyen": "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056",
-           "standard-webhooks": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-           "svix": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
+SECRETS = {
+    "adyen": "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056",
+    "standard-webhooks": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    "svix": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+}
 
 
 def as_capture(sample, at=AT):
     ct = next((v for k, v in sample.headers if k.lower() == "content-type"), "")
-    return CapturedRequest(method=sample.method, path="/in", query_string=urlsplit(URL).query,
-                           headers=tuple(sample.headers), body=sample.body, body_size=len(sample.body),
-                           body_truncated=False, remote_addr="203.0.113.9", received_at=at, content_type=ct)
+    return CapturedRequest(
+        method=sample.method,
+        path="/in",
+        query_string=urlsplit(URL).query,
+        headers=tuple(sample.headers),
+        body=sample.body,
+        body_size=len(sample.body),
+        body_truncated=False,
+        remote_addr="203.0.113.9",
+        received_at=at,
+        content_type=ct,
+    )
 
 
 def test_required_providers_are_signable():
-    for pid in ("dreamclass", "studiewinkel", "edusign", "eduzz", "dreamship", "github", "stripe",
-                "slack", "shopify", "standard-webhooks"):
+    for pid in (
+        "dreamclass",
+        "studiewinkel",
+        "edusign",
+        "eduzz",
+        "dreamship",
+        "github",
+        "stripe",
+        "slack",
+        "shopify",
+        "standard-webhooks",
+    ):
         assert pid in samples.signable_providers()
 
 

@@ -6,7 +6,7 @@ time against the real clock, so these samples are signed as of now.
 
 import base64
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -15,7 +15,7 @@ from inspector.signing.schemes import Message
 
 
 def now():
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def headers_of(sample):
@@ -35,8 +35,12 @@ def test_we_accept_standardwebhooks_signature():
     at = now()
     body = b'{"type":"x"}'
     sig = sw.Webhook(key).sign("msg_1", at, body.decode())
-    msg = Message("POST", "", (("webhook-id", "msg_1"), ("webhook-timestamp", str(int(at.timestamp()))),
-                               ("webhook-signature", sig)), body)
+    msg = Message(
+        "POST",
+        "",
+        (("webhook-id", "msg_1"), ("webhook-timestamp", str(int(at.timestamp()))), ("webhook-signature", sig)),
+        body,
+    )
     assert providers.get("standard-webhooks").schemes[0].verify(msg, key, at=at)
 
 
@@ -61,12 +65,15 @@ def test_slack_sdk_accepts_our_signature():
     sig = pytest.importorskip("slack_sdk.signature")
     s = samples.build_sample("slack", secret="slack-secret", at=now())
     h = headers_of(s)
-    assert sig.SignatureVerifier("slack-secret").is_valid(s.body, h["X-Slack-Request-Timestamp"], h["X-Slack-Signature"])
+    assert sig.SignatureVerifier("slack-secret").is_valid(
+        s.body, h["X-Slack-Request-Timestamp"], h["X-Slack-Signature"]
+    )
 
 
 def test_twilio_accepts_our_signature():
     rv = pytest.importorskip("twilio.request_validator")
     from urllib.parse import parse_qsl
+
     url = "https://hooks.example.com/h/bin1/sms?x=1"
     s = samples.build_sample("twilio", secret="auth-token", at=now(), url=url)
     params = dict(parse_qsl(s.body.decode(), keep_blank_values=True))
@@ -78,8 +85,12 @@ def test_we_accept_twilio_signature():
     url = "https://mycompany.com/myapp.php?foo=1&bar=2"
     params = {"CallSid": "CA1", "Digits": "1234"}
     sig = rv.RequestValidator("12345").compute_signature(url, params)
-    msg = Message("POST", url, (("Content-Type", "application/x-www-form-urlencoded"),
-                                ("X-Twilio-Signature", sig)), b"CallSid=CA1&Digits=1234")
+    msg = Message(
+        "POST",
+        url,
+        (("Content-Type", "application/x-www-form-urlencoded"), ("X-Twilio-Signature", sig)),
+        b"CallSid=CA1&Digits=1234",
+    )
     assert providers.get("twilio").schemes[1].verify(msg, "12345", at=now())
 
 
@@ -93,32 +104,46 @@ def test_square_accepts_our_signature():
     helper = pytest.importorskip("square.utils.webhooks_helper")
     url = "https://hooks.example.com/h/bin1"
     s = samples.build_sample("square", secret="sq-key", at=now(), url=url)
-    assert helper.verify_signature(request_body=s.body.decode(), signature_header=headers_of(s)[
-        "x-square-hmacsha256-signature"], signature_key="sq-key", notification_url=url)
+    assert helper.verify_signature(
+        request_body=s.body.decode(),
+        signature_header=headers_of(s)["x-square-hmacsha256-signature"],
+        signature_key="sq-key",
+        notification_url=url,
+    )
 
 
 def test_sendgrid_accepts_our_ecdsa_signature():
     ew = pytest.importorskip("sendgrid.helpers.eventwebhook")
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
+
     private = ec.generate_private_key(ec.SECP256R1())
-    priv = base64.b64encode(private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                                                  serialization.NoEncryption())).decode()
-    pub = base64.b64encode(private.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
+    priv = base64.b64encode(
+        private.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    ).decode()
+    pub = base64.b64encode(
+        private.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    ).decode()
     scheme = providers.get("sendgrid").schemes[0]
     signed = scheme.sign(Message("POST", "", (), b'[{"event":"open"}]\r\n'), priv, at=now())
     hook = ew.EventWebhook()
     key = hook.convert_public_key_to_ecdsa(pub)
-    assert hook.verify_signature(signed.body.decode(), signed.header("X-Twilio-Email-Event-Webhook-Signature"),
-                                 signed.header("X-Twilio-Email-Event-Webhook-Timestamp"), key)
+    assert hook.verify_signature(
+        signed.body.decode(),
+        signed.header("X-Twilio-Email-Event-Webhook-Signature"),
+        signed.header("X-Twilio-Email-Event-Webhook-Timestamp"),
+        key,
+    )
 
 
 def test_paddle_accepts_our_signature():
     notifications = pytest.importorskip("paddle_billing.Notifications")
     s = samples.build_sample("paddle", secret="pdl_ntfset_x", at=now())
-    assert notifications.PaddleSignature().verify(headers_of(s)["Paddle-Signature"], s.body.decode(),
-                                                  notifications.Secret("pdl_ntfset_x"))
+    assert notifications.PaddleSignature().verify(
+        headers_of(s)["Paddle-Signature"], s.body.decode(), notifications.Secret("pdl_ntfset_x")
+    )
 
 
 def test_adyen_accepts_our_item_signature():
@@ -141,8 +166,9 @@ def test_hubspot_accepts_our_v3_signature():
     url = "https://hooks.example.com/h/bin1/hubspot"
     s = samples.build_sample("hubspot", secret="hs-secret", at=now(), url=url)
     h = headers_of(s)
-    assert signature.Signature.is_valid(h["X-HubSpot-Signature-v3"], "hs-secret", s.body.decode(), url, "POST",
-                                        "v3", h["X-HubSpot-Request-Timestamp"])
+    assert signature.Signature.is_valid(
+        h["X-HubSpot-Signature-v3"], "hs-secret", s.body.decode(), url, "POST", "v3", h["X-HubSpot-Request-Timestamp"]
+    )
 
 
 def test_coinbase_commerce_accepts_our_signature():

@@ -62,7 +62,9 @@ def post_head(bin_id: str, extra: str = "", length: int | None = None, path: str
 def test_binary_body_over_a_socket_is_byte_exact(live_server):
     bin_id = live_server.create_bin("raw-bin")
     body = bytes(range(256)) * 4
-    status, answer = raw_exchange(live_server, post_head(bin_id, "Content-Type: application/octet-stream", len(body)), [body])
+    status, answer = raw_exchange(
+        live_server, post_head(bin_id, "Content-Type: application/octet-stream", len(body)), [body]
+    )
     assert status == 200
     got = stored(live_server, bin_id, json.loads(answer)["request_id"])
     assert base64.b64decode(got["body_base64"]) == body
@@ -119,7 +121,7 @@ def test_custom_methods_and_head_are_captured(live_server):
 
 def test_raw_path_keeps_percent_encoding(live_server):
     bin_id = live_server.create_bin("path-bin")
-    status, answer = raw_exchange(live_server, post_head(bin_id, length=0, path="/a%2Fb/%3Cx%3E?k=%20"))
+    _status, answer = raw_exchange(live_server, post_head(bin_id, length=0, path="/a%2Fb/%3Cx%3E?k=%20"))
     got = stored(live_server, bin_id, json.loads(answer)["request_id"])
     assert (got["path"], got["query_string"]) == ("/a%2Fb/%3Cx%3E", "k=%20")
 
@@ -179,7 +181,7 @@ def test_open_streams_never_starve_capture(tmp_path):
         # A starved capture would wait for a held thread and time out here.
         for _ in range(20):
             assert httpx.post(f"{server.url}/h/{bin_id}", content=b"x", timeout=5).status_code == 200
-        for response, client in zip(opened, streams):
+        for response, client in zip(opened, streams, strict=False):
             response.close()
             client.close()
     finally:

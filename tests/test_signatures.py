@@ -1,7 +1,7 @@
 """Schemes: sign/verify round trips, fixed vectors, and each failure class."""
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -30,7 +30,7 @@ from inspector.signing.schemes import (
     standard_webhooks,
 )
 
-AT = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+AT = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 JSON = (("Content-Type", "application/json"),)
 
 
@@ -41,10 +41,15 @@ def msg(body=b'{"a":1}', headers=JSON, url="https://example.com/h/b", method="PO
 def _ecdsa_keys():
     private = ec.generate_private_key(ec.SECP256R1())
     import base64
-    priv = base64.b64encode(private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                                                  serialization.NoEncryption())).decode()
-    pub = base64.b64encode(private.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
+
+    priv = base64.b64encode(
+        private.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    ).decode()
+    pub = base64.b64encode(
+        private.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    ).decode()
     return priv, pub
 
 
@@ -57,22 +62,54 @@ SCHEMES = {
     "hmac-base64": (Hmac(signature=Header("X-Sig"), encoding="base64"), "k", "k"),
     "hmac-sha1": (Hmac(signature=Header("X-Sig"), algorithm="sha1"), "k", "k"),
     "stripe-style": (Hmac(signature=Fields("S"), template="{ts}.{body}", tolerance=300), "k", "k"),
-    "slack-style": (Hmac(signature=Header("X-S", prefix="v0="), template="v0:{ts}:{body}",
-                         timestamp=Header("X-T"), tolerance=300), "k", "k"),
-    "standard-webhooks": (standard_webhooks(), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-                          "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+    "slack-style": (
+        Hmac(signature=Header("X-S", prefix="v0="), template="v0:{ts}:{body}", timestamp=Header("X-T"), tolerance=300),
+        "k",
+        "k",
+    ),
+    "standard-webhooks": (
+        standard_webhooks(),
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    ),
     "url-signing": (Hmac(signature=Header("X-U"), template="{url}{body}", encoding="base64"), "k", "k"),
-    "url-params": (Hmac(signature=Header("X-U"), template="{url}{params}", algorithm="sha1",
-                        encoding="base64"), "k", "k"),
-    "hubspot-v3": (Hmac(signature=Header("X-H"), template="{method}{url}{body}{ts}", encoding="base64",
-                        timestamp=Header("X-TS"), timestamp_format="ms", tolerance=300), "k", "k"),
+    "url-params": (
+        Hmac(signature=Header("X-U"), template="{url}{params}", algorithm="sha1", encoding="base64"),
+        "k",
+        "k",
+    ),
+    "hubspot-v3": (
+        Hmac(
+            signature=Header("X-H"),
+            template="{method}{url}{body}{ts}",
+            encoding="base64",
+            timestamp=Header("X-TS"),
+            timestamp_format="ms",
+            tolerance=300,
+        ),
+        "k",
+        "k",
+    ),
     "hash-secret-first": (Hmac(signature=Header("X-H"), mac="hash-secret-first"), "k", "k"),
     "body-field": (Hmac(signature=BodyField("signature"), template="{field:id}", encoding="base64"), "k", "k"),
     "multi-signature": (Hmac(signature=Header("X-D", separator=",")), "k", "k"),
-    "iso-timestamp": (Hmac(signature=Header("X-Z"), template="{ts}{body}", encoding="base64",
-                           timestamp=Header("X-ZT"), timestamp_format="iso", tolerance=600), "k", "k"),
-    "ed25519": (Ed25519(signature=Header("X-Signature-Ed25519"), timestamp=Header("X-Signature-Timestamp")),
-                ED_SEED, ED_PUB),
+    "iso-timestamp": (
+        Hmac(
+            signature=Header("X-Z"),
+            template="{ts}{body}",
+            encoding="base64",
+            timestamp=Header("X-ZT"),
+            timestamp_format="iso",
+            tolerance=600,
+        ),
+        "k",
+        "k",
+    ),
+    "ed25519": (
+        Ed25519(signature=Header("X-Signature-Ed25519"), timestamp=Header("X-Signature-Timestamp")),
+        ED_SEED,
+        ED_PUB,
+    ),
     "ecdsa": (Ecdsa(signature=Header("X-E"), timestamp=Header("X-ET")), ECDSA_PRIV, ECDSA_PUB),
     "token": (Token(Header("X-Gitlab-Token")), "tok", "tok"),
 }
@@ -84,7 +121,7 @@ def _base(name):
     if name == "url-params":
         return msg(b"b=2&a=1", (("Content-Type", "application/x-www-form-urlencoded"),))
     if name == "standard-webhooks":
-        return msg(headers=JSON + (("webhook-id", "msg_1"),))
+        return msg(headers=(*JSON, ("webhook-id", "msg_1")))
     return msg()
 
 
@@ -131,8 +168,7 @@ def test_wrong_public_key_fails():
         scheme.verify(scheme.sign(msg(), seed, at=AT), "11" * 32, at=AT)
 
 
-@pytest.mark.parametrize("name", ["stripe-style", "slack-style", "standard-webhooks", "hubspot-v3",
-                                  "iso-timestamp"])
+@pytest.mark.parametrize("name", ["stripe-style", "slack-style", "standard-webhooks", "hubspot-v3", "iso-timestamp"])
 def test_expired_timestamp(name):
     scheme, sign_key, verify_key = SCHEMES[name]
     signed = scheme.sign(_base(name), sign_key, at=AT)
@@ -151,35 +187,38 @@ def test_missing_signature(name):
     assert not scheme.is_present(msg(b'{"id":"abc"}'))
 
 
-@pytest.mark.parametrize("header,value", [
-    ("X-Sig", "757107ea"),                 # no sha256= prefix
-    ("X-Sig", "sha256=zz-not-hex"),
-])
+@pytest.mark.parametrize(
+    "header,value",
+    [
+        ("X-Sig", "757107ea"),  # no sha256= prefix
+        ("X-Sig", "sha256=zz-not-hex"),
+    ],
+)
 def test_malformed_prefixed_header(header, value):
     scheme = SCHEMES["hmac-hex-prefix"][0]
     with pytest.raises(MalformedSignatureError):
-        scheme.verify(msg(headers=JSON + ((header, value),)), "k", at=AT)
+        scheme.verify(msg(headers=(*JSON, (header, value))), "k", at=AT)
 
 
 def test_malformed_stripe_header_without_t():
     with pytest.raises(MalformedSignatureError):
-        SCHEMES["stripe-style"][0].verify(msg(headers=JSON + (("S", "v1=abcd"),)), "k", at=AT)
+        SCHEMES["stripe-style"][0].verify(msg(headers=(*JSON, ("S", "v1=abcd"))), "k", at=AT)
 
 
 def test_malformed_timestamp():
     scheme = SCHEMES["slack-style"][0]
     with pytest.raises(MalformedSignatureError):
-        scheme.verify(msg(headers=JSON + (("X-S", "v0=ab"), ("X-T", "yesterday"))), "k", at=AT)
+        scheme.verify(msg(headers=(*JSON, ("X-S", "v0=ab"), ("X-T", "yesterday"))), "k", at=AT)
 
 
 def test_missing_timestamp_header():
     with pytest.raises(MissingSignatureError):
-        SCHEMES["slack-style"][0].verify(msg(headers=JSON + (("X-S", "v0=ab"),)), "k", at=AT)
+        SCHEMES["slack-style"][0].verify(msg(headers=(*JSON, ("X-S", "v0=ab"))), "k", at=AT)
 
 
 def test_standard_webhooks_skips_unknown_and_bad_entries():
     scheme, key, _ = SCHEMES["standard-webhooks"]
-    signed = scheme.sign(msg(headers=JSON + (("webhook-id", "msg_1"),)), key, at=AT)
+    signed = scheme.sign(msg(headers=(*JSON, ("webhook-id", "msg_1"))), key, at=AT)
     good = signed.header("webhook-signature")
     signed = signed.with_header("webhook-signature", f"v1a,xyz v1,!!notbase64 {good}")
     assert scheme.verify(signed, key, at=AT).index == 1
@@ -187,15 +226,18 @@ def test_standard_webhooks_skips_unknown_and_bad_entries():
 
 def test_standard_webhooks_rejects_secret_used_verbatim():
     with pytest.raises(SecretFormatError):
-        standard_webhooks().verify(msg(headers=(("webhook-id", "1"), ("webhook-timestamp", "1"),
-                                                ("webhook-signature", "v1,AAAA"))), "whsec_%%%", at=AT)
+        standard_webhooks().verify(
+            msg(headers=(("webhook-id", "1"), ("webhook-timestamp", "1"), ("webhook-signature", "v1,AAAA"))),
+            "whsec_%%%",
+            at=AT,
+        )
 
 
 def test_multi_signature_reports_index():
     scheme = SCHEMES["multi-signature"][0]
     a = scheme.sign(msg(), "one", at=AT).header("X-D")
     b = scheme.sign(msg(), "two", at=AT).header("X-D")
-    assert scheme.verify(msg(headers=JSON + (("X-D", f"{a}, {b}"),)), "two", at=AT).index == 1
+    assert scheme.verify(msg(headers=(*JSON, ("X-D", f"{a}, {b}"))), "two", at=AT).index == 1
 
 
 def test_key_readings_in_order_and_inferred_flag():
@@ -206,8 +248,10 @@ def test_key_readings_in_order_and_inferred_flag():
 
 
 def test_hmac_scheme_fixed_vector_github():
-    m = msg(b"Hello, World!", (("X-Hub-Signature-256",
-            "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"),))
+    m = msg(
+        b"Hello, World!",
+        (("X-Hub-Signature-256", "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"),),
+    )
     assert providers.get("github").schemes[0].verify(m, "It's a Secret to Everybody", at=AT)
 
 
@@ -219,8 +263,10 @@ def test_token_debug_never_shows_the_token():
 
 def test_adyen_items_sign_and_verify():
     key = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"
-    body = (b'{"live":"false","notificationItems":[{"NotificationRequestItem":{"pspReference":"1",'
-            b'"amount":{"value":1,"currency":"EUR"},"eventCode":"AUTHORISATION","success":"true"}}]}')
+    body = (
+        b'{"live":"false","notificationItems":[{"NotificationRequestItem":{"pspReference":"1",'
+        b'"amount":{"value":1,"currency":"EUR"},"eventCode":"AUTHORISATION","success":"true"}}]}'
+    )
     signed = AdyenItems().sign(msg(body), key, at=AT)
     assert AdyenItems().verify(signed, key, at=AT)
     with pytest.raises(SecretFormatError):
@@ -244,15 +290,23 @@ def test_diagnose_reports_nothing_for_wrong_secret():
 
 
 def test_sendgrid_official_vector_and_crlf():
-    body = ('[{"email":"hello@world.com","event":"dropped","reason":"Bounced Address","sg_event_id":'
-            '"ZHJvcC0xMDk5NDkxOS1MUnpYbF9OSFN0T0doUTRrb2ZTbV9BLTA","sg_message_id":'
-            '"LRzXl_NHStOGhQ4kofSm_A.filterdrecv-p3mdw1-756b745b58-kmzbl-18-5F5FC76C-9.0","smtp-id":'
-            '"<LRzXl_NHStOGhQ4kofSm_A@ismtpd0039p1iad1.sendgrid.net>","timestamp":1600112492}]\r\n').encode()
-    key = ("MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfSmpqIM8kF9mN1flpVKS3GRqe62gw+"
-           "2fNNRaINXvVpiglSI8eNEc6wEA3F+g==")
-    headers = (("X-Twilio-Email-Event-Webhook-Timestamp", "1600112502"),
-               ("X-Twilio-Email-Event-Webhook-Signature",
-                "MEUCIGHQVtGj+Y3LkG9fLcxf3qfI10QysgDWmMOVmxG0u6ZUAiEAyBiXDWzM+uOe5W0JuG+luQAbPIqHh89M15TluLtEZtM="))
+    body = (
+        b'[{"email":"hello@world.com","event":"dropped","reason":"Bounced Address","sg_event_id":'
+        b'"ZHJvcC0xMDk5NDkxOS1MUnpYbF9OSFN0T0doUTRrb2ZTbV9BLTA","sg_message_id":'
+        b'"LRzXl_NHStOGhQ4kofSm_A.filterdrecv-p3mdw1-756b745b58-kmzbl-18-5F5FC76C-9.0","smtp-id":'
+        b'"<LRzXl_NHStOGhQ4kofSm_A@ismtpd0039p1iad1.sendgrid.net>","timestamp":1600112492}]\r\n'
+    )
+    key = (
+        "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfSmpqIM8kF9mN1flpVKS3GRqe62gw+"
+        "2fNNRaINXvVpiglSI8eNEc6wEA3F+g=="
+    )
+    headers = (
+        ("X-Twilio-Email-Event-Webhook-Timestamp", "1600112502"),
+        (
+            "X-Twilio-Email-Event-Webhook-Signature",
+            "MEUCIGHQVtGj+Y3LkG9fLcxf3qfI10QysgDWmMOVmxG0u6ZUAiEAyBiXDWzM+uOe5W0JuG+luQAbPIqHh89M15TluLtEZtM=",
+        ),
+    )
     scheme = providers.get("sendgrid").schemes[0]
     assert scheme.verify(msg(body, headers), key, at=AT)
     with pytest.raises(SignatureMismatchError):

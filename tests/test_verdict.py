@@ -2,7 +2,7 @@
 
 import base64
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -13,16 +13,25 @@ from inspector.signing import providers, samples
 from inspector.signing.verify import STATUSES, SecretValue, Verification, judge, verification_to_json
 
 VECTORS = Path(__file__).parent / "vectors"
-AT = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+AT = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 URL = "https://hooks.example.com/h/bin1"
 
 
 def make_capture(headers=(), body=b"", method="POST", query="", at=AT, truncated=False):
     headers = tuple((k, v) for k, v in headers)
     content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
-    return CapturedRequest(method=method, path="", query_string=query, headers=headers, body=body,
-                           body_size=len(body), body_truncated=truncated, remote_addr="203.0.113.9",
-                           received_at=at, content_type=content_type)
+    return CapturedRequest(
+        method=method,
+        path="",
+        query_string=query,
+        headers=headers,
+        body=body,
+        body_size=len(body),
+        body_truncated=truncated,
+        remote_addr="203.0.113.9",
+        received_at=at,
+        content_type=content_type,
+    )
 
 
 def secret(value, label="main", provider=None, id=1):
@@ -109,14 +118,14 @@ def test_malformed_header_is_invalid_and_says_so():
 
 
 def test_truncated_body_is_unverifiable():
-    c = make_capture([("X-GitHub-Event", "ping"), ("X-Hub-Signature-256", "sha256=" + "a" * 64)], b"x",
-                     truncated=True)
+    c = make_capture([("X-GitHub-Event", "ping"), ("X-Hub-Signature-256", "sha256=" + "a" * 64)], b"x", truncated=True)
     assert judge(c, [secret(GH_SECRET)], public_url=URL).status == "unverifiable"
 
 
 def test_diagnosis_base64_instead_of_hex():
     import hashlib
     import hmac
+
     sig = base64.b64encode(hmac.new(GH_SECRET.encode(), b"Hello, World!", hashlib.sha256).digest()).decode()
     v = judge(github(sig=sig), [secret(GH_SECRET)], public_url=URL)
     assert v.status == "invalid"
@@ -125,6 +134,7 @@ def test_diagnosis_base64_instead_of_hex():
 
 def test_diagnosis_sha1_instead_of_sha256():
     import hmac
+
     sig = hmac.new(GH_SECRET.encode(), b"Hello, World!", "sha1").hexdigest()
     c = make_capture([("X-GitHub-Event", "ping"), ("X-Hub-Signature-256", "sha256=" + sig)], b"Hello, World!")
     assert "HMAC-SHA1 in hex" in judge(c, [secret(GH_SECRET)], public_url=URL).detail
@@ -137,6 +147,7 @@ def test_diagnosis_trailing_newline():
 
 def test_diagnosis_reserialized_json():
     import hmac
+
     compact = b'{"a":1}'
     sig = hmac.new(b"k", compact, "sha256").hexdigest()
     c = make_capture([("X-GitHub-Event", "ping"), ("X-Hub-Signature-256", "sha256=" + sig)], b'{"a": 1}')
@@ -145,6 +156,7 @@ def test_diagnosis_reserialized_json():
 
 def test_diagnosis_key_base64_decoded():
     import hmac
+
     key = base64.b64encode(b"raw-key-bytes").decode()
     sig = hmac.new(b"raw-key-bytes", b"body", "sha256").hexdigest()
     c = make_capture([("X-GitHub-Event", "ping"), ("X-Hub-Signature-256", "sha256=" + sig)], b"body")
@@ -230,8 +242,9 @@ def test_paypal_is_unverifiable():
 
 def test_explicit_detection_is_used():
     d = providers.Detection("github", "GitHub", None, None, ())
-    assert judge(make_capture([], b"Hello, World!"), [secret(GH_SECRET)], public_url=URL,
-                 detection=d).status == "unsigned"
+    assert (
+        judge(make_capture([], b"Hello, World!"), [secret(GH_SECRET)], public_url=URL, detection=d).status == "unsigned"
+    )
 
 
 def test_verification_to_json_shape():

@@ -69,8 +69,12 @@ class Harness:
         self.app.extensions["hookloupe.clock"] = lambda: at
         headers = headers if headers is not None else self.case["headers"]
         url = f"/h/{self.bin_id}{self.path}" + (f"?{self.query}" if self.query else "")
-        response = self.client.open(url, method=self.case["method"], headers=[tuple(h) for h in headers],
-                                    data=body_of(self.case) if body is None else body)
+        response = self.client.open(
+            url,
+            method=self.case["method"],
+            headers=[tuple(h) for h in headers],
+            data=body_of(self.case) if body is None else body,
+        )
         assert response.status_code < 500
         listed = self.client.get(f"/api/bins/{self.bin_id}/requests?limit=1").json["requests"][0]
         return self.client.get(f"/api/bins/{self.bin_id}/requests/{listed['id']}").json
@@ -105,7 +109,7 @@ def test_no_secret_then_wrong_secret(app, client, provider_id, case):
     h = Harness(app, client, provider_id, case)
     assert h.capture()["signature"]["status"] == "no_secret"
     secret, middle = case["secret"], len(case["secret"]) // 2
-    h.add_secret(secret[:middle] + ("A" if secret[middle] != "A" else "B") + secret[middle + 1:])
+    h.add_secret(secret[:middle] + ("A" if secret[middle] != "A" else "B") + secret[middle + 1 :])
     assert h.capture()["signature"]["status"] == "invalid"
 
 
@@ -137,9 +141,15 @@ def test_stale_timestamp_is_expired(app, client, provider_id, case):
 
 
 SIGNATURE_HEADERS = {
-    "github": "X-Hub-Signature-256", "stripe": "Stripe-Signature", "slack": "X-Slack-Signature",
-    "shopify": "X-Shopify-Hmac-Sha256", "standard-webhooks": "webhook-signature", "svix": "svix-signature",
-    "studiewinkel": "X-Hook-Signature", "edusign": "x-edusign-hmac", "dreamship": "X-Dreamship-Signature",
+    "github": "X-Hub-Signature-256",
+    "stripe": "Stripe-Signature",
+    "slack": "X-Slack-Signature",
+    "shopify": "X-Shopify-Hmac-Sha256",
+    "standard-webhooks": "webhook-signature",
+    "svix": "svix-signature",
+    "studiewinkel": "X-Hook-Signature",
+    "edusign": "x-edusign-hmac",
+    "dreamship": "X-Dreamship-Signature",
 }
 
 
@@ -164,14 +174,24 @@ def test_every_registry_entry_is_exercised_end_to_end():
 
 def test_secret_is_never_returned(client):
     client.post("/api/bins", json={"name": "secret-bin"})
-    created = client.post("/api/bins/secret-bin/secrets", json={"label": "gh", "value": "super-secret-value-1234", "provider": "github"}).json
+    created = client.post(
+        "/api/bins/secret-bin/secrets", json={"label": "gh", "value": "super-secret-value-1234", "provider": "github"}
+    ).json
     assert created["hint"] == "…1234" and "value" not in created
     listed = client.get("/api/bins/secret-bin/secrets").json["secrets"]
     assert "super-secret" not in json.dumps(listed)
 
 
-@pytest.mark.parametrize("payload", [{}, {"label": "", "value": "x"}, {"label": "a", "value": ""},
-                                     {"label": "a", "value": "x", "provider": "nope"}, {"label": 1, "value": "x"}])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"label": "", "value": "x"},
+        {"label": "a", "value": ""},
+        {"label": "a", "value": "x", "provider": "nope"},
+        {"label": 1, "value": "x"},
+    ],
+)
 def test_bad_secrets_are_400(client, payload):
     client.post("/api/bins", json={"name": "secret-bin"})
     response = client.post("/api/bins/secret-bin/secrets", json=payload)

@@ -25,7 +25,7 @@ Work = Callable[[Any], Any]  # runs with a DBAPI cursor, returns the caller's re
 
 
 class _Job:
-    __slots__ = ("work", "done", "result", "error", "lead")
+    __slots__ = ("done", "error", "lead", "result", "work")
 
     def __init__(self, work: Work):
         self.work = work
@@ -86,7 +86,7 @@ class GroupWriter:
         alone, so only the failing one fails."""
         outcome = self._transaction(batch)
         if isinstance(outcome, list):
-            for job, result in zip(batch, outcome):
+            for job, result in zip(batch, outcome, strict=False):
                 job.finish(result)
         elif len(batch) == 1:
             batch[0].finish(error=outcome)
@@ -107,7 +107,7 @@ class GroupWriter:
                 return results
             finally:
                 cursor.close()
-        except BaseException as error:  # noqa: BLE001 - handed to the waiting requests
+        except BaseException as error:
             self._discard_connection()
             return error
         finally:
@@ -120,5 +120,5 @@ class GroupWriter:
             try:
                 raw.rollback()
                 raw.close()
-            except Exception:  # noqa: BLE001 - it is being thrown away either way
+            except Exception:
                 pass

@@ -27,13 +27,15 @@ class Reply:
 
 
 def _text(value: str) -> Reply:
-    return Reply(200, [("Content-Type", "text/plain; charset=utf-8"),
-                       ("X-Content-Type-Options", "nosniff")], value.encode())
+    return Reply(
+        200, [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")], value.encode()
+    )
 
 
 def _json(value: dict) -> Reply:
-    return Reply(200, [("Content-Type", "application/json"),
-                       ("X-Content-Type-Options", "nosniff")], json.dumps(value).encode())
+    return Reply(
+        200, [("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff")], json.dumps(value).encode()
+    )
 
 
 def _challenge(value) -> str | None:
@@ -62,8 +64,7 @@ def handshake_reply(capture, detection, secrets: Sequence) -> Reply | None:
     if provider == "slack" and body.get("type") == "url_verification":
         challenge = _challenge(body.get("challenge"))
         return _json({"challenge": challenge}) if challenge else None
-    if provider == "twitch" and (capture.header("Twitch-Eventsub-Message-Type")
-                                 == "webhook_callback_verification"):
+    if provider == "twitch" and (capture.header("Twitch-Eventsub-Message-Type") == "webhook_callback_verification"):
         challenge = _challenge(body.get("challenge"))
         return _text(challenge) if challenge else None
     if provider == "zoom" and body.get("event") == "endpoint.url_validation":
@@ -75,8 +76,7 @@ def _zoom(body: dict, secrets: Sequence) -> Reply | None:
     """Zoom wants `{plainToken, encryptedToken}` = HMAC-SHA256 hex of plainToken with the app's
     Secret Token; the first secret scoped to Zoom wins, else the first unscoped one."""
     plain = _challenge((body.get("payload") or {}).get("plainToken"))
-    usable = sorted((s for s in secrets if s.provider in (None, "zoom")),
-                    key=lambda s: s.provider != "zoom")
+    usable = sorted((s for s in secrets if s.provider in (None, "zoom")), key=lambda s: s.provider != "zoom")
     if plain is None or not usable:
         return None
     encrypted = hmac.new(usable[0].value.encode(), plain.encode(), "sha256").hexdigest()

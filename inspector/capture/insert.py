@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import current_app
 
@@ -165,7 +165,7 @@ def _timestamp(moment: datetime, sqlite: bool):
     """SQLite keeps naive UTC text in SQLAlchemy's format (models.UTCDateTime reads it back)."""
     if not sqlite:
         return moment
-    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _clip(text, size: int = 200):

@@ -157,7 +157,7 @@ def raw_path(environ: dict) -> str:
 def sub_path(full_path: str, bin_id: str) -> str:
     """What follows `/h/<bin_id>` in `full_path` (`""` when nothing does)."""
     prefix = f"/h/{bin_id}"
-    return full_path[len(prefix):] if full_path.startswith(prefix) else full_path
+    return full_path[len(prefix) :] if full_path.startswith(prefix) else full_path
 
 
 def capture_request(

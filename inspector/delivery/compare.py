@@ -55,7 +55,7 @@ def body_text(body: bytes) -> tuple[str, bool]:
 def hex_dump(body: bytes) -> str:
     """`offset  hex bytes` lines, 16 bytes each."""
     return "\n".join(
-        f"{offset:08x}  {body[offset:offset + HEX_WIDTH].hex(' ')}" for offset in range(0, len(body), HEX_WIDTH)
+        f"{offset:08x}  {body[offset : offset + HEX_WIDTH].hex(' ')}" for offset in range(0, len(body), HEX_WIDTH)
     )
 
 

@@ -7,7 +7,7 @@ import logging
 import secrets
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import Flask
@@ -95,7 +95,7 @@ def record(capture_id: int, outgoing: Outgoing, attempt: outbound.Attempt, *, ki
             response_headers=[list(pair) for pair in attempt.response_headers],
             response_body=attempt.response_body,
             note=outgoing.note,
-            created_at=datetime.now(timezone.utc),
+            created_at=datetime.now(UTC),
         )
     )
 
@@ -120,7 +120,7 @@ def retry_delay(attempts_made: int) -> timedelta:
 
 def forward_next(app: Flask, now: datetime | None = None, **seams) -> bool:
     """Claim one due forwarding job, make one attempt and record it; False when none was due."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     config = app.config
     token = secrets.token_hex(16)
     # Long enough for one attempt; a worker that dies mid-attempt frees the job soon after.
@@ -154,7 +154,7 @@ def start_forwarder(app: Flask, poll_s: float = 0.25) -> threading.Thread:
         while not stop.is_set():
             try:
                 busy = forward_next(app)
-            except Exception:  # noqa: BLE001 - log, keep the forwarder alive, try again
+            except Exception:
                 log.exception("forwarding pass failed")
                 busy = False
             if not busy:

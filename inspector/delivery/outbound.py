@@ -21,8 +21,18 @@ HOP_HEADER = "X-Hookloupe-Hop"
 MAX_RESPONSE_BODY = 1024 * 1024
 # Hop-by-hop headers (RFC 9110 §7.6.1) plus those recomputed for the new connection.
 _NOT_FORWARDED = {
-    "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
-    "te", "trailer", "transfer-encoding", "upgrade", "host", "content-length", HOP_HEADER.lower(),
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+    HOP_HEADER.lower(),
 }
 # Added by httpx when absent; removed again so the target sees only the captured headers.
 _CLIENT_DEFAULTS = ("accept", "accept-encoding", "user-agent", "connection")
@@ -59,13 +69,10 @@ def forward_headers(captured: Iterable[Sequence[str]], hop: int) -> list[tuple[s
     plus `X-Hookloupe-Hop: hop`."""
     pairs = [(name, value) for name, value in captured]
     named_by_connection = {
-        token.strip().lower()
-        for name, value in pairs
-        if name.lower() == "connection"
-        for token in value.split(",")
+        token.strip().lower() for name, value in pairs if name.lower() == "connection" for token in value.split(",")
     }
     kept = [(n, v) for n, v in pairs if n.lower() not in _NOT_FORWARDED | named_by_connection]
-    return kept + [(HOP_HEADER, str(hop))]
+    return [*kept, (HOP_HEADER, str(hop))]
 
 
 def incoming_hop(headers: Iterable[Sequence[str]]) -> int:
@@ -148,7 +155,10 @@ def send(
     try:
         with httpx.Client(transport=transport, timeout=timeout, follow_redirects=False, trust_env=False) as client:
             request = client.build_request(
-                method, pinned, headers=out_headers, content=body,
+                method,
+                pinned,
+                headers=out_headers,
+                content=body,
                 extensions={"sni_hostname": parts.hostname} if parts.scheme == "https" else {},
             )
             sent_names = {name.lower() for name, _ in headers}

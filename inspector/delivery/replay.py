@@ -3,7 +3,7 @@ send it and record the Delivery. Shared by the JSON API and the page."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from inspector import store
 from inspector.delivery import forward as delivery
@@ -28,9 +28,7 @@ def replay_capture(
     if resign_it:
         secrets = judging.secret_values(store.list_secrets(bin_.id), config["SECRET_KEY"])
         verification = judging.judge_row(capture, secrets, base)
-        outgoing = resign(
-            outgoing, judging.captured_from_row(capture), verification, secrets, at=datetime.now(timezone.utc)
-        )
+        outgoing = resign(outgoing, judging.captured_from_row(capture), verification, secrets, at=datetime.now(UTC))
     return delivery.replay(capture, outgoing, config)
 
 

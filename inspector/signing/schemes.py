@@ -27,7 +27,7 @@ import itertools
 import json
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
@@ -100,7 +100,7 @@ class Message:
     def with_header(self, name: str, value: str) -> Message:
         """A copy with header `name` set to `value` (replacing earlier values)."""
         kept = tuple((k, v) for k, v in self.headers if k.lower() != name.lower())
-        return replace(self, headers=kept + ((name, value),))
+        return replace(self, headers=(*kept, (name, value)))
 
     @cached_property
     def json(self) -> Any:
@@ -203,7 +203,7 @@ class Header:
             raise MissingSignatureError(f"header {self.name} is missing", missing=self.name)
         for raw in (v.strip() for v in raw_values if v is not None):
             if self.prefix and raw.startswith(self.prefix):
-                raw = raw[len(self.prefix):]
+                raw = raw[len(self.prefix) :]
             elif self.prefix and not self.optional_prefix:
                 raise MalformedSignatureError(
                     f"header {self.name} does not start with {self.prefix!r}", received=raw[:120]
@@ -213,7 +213,7 @@ class Header:
                 if self.item_prefix and not item.startswith(self.item_prefix):
                     skipped.append(item)
                     continue
-                found.append(item[len(self.item_prefix):])
+                found.append(item[len(self.item_prefix) :])
         if not found:
             raise MalformedSignatureError(
                 f"header {self.name} holds no {self.item_prefix or 'signature'} entry",
@@ -301,7 +301,7 @@ def read_key(secret: str, reading: str) -> bytes | None:
             return bytes.fromhex(secret.strip()) or None
         if reading == "whsec":
             raw = secret.strip()
-            raw = raw[len("whsec_"):] if raw.startswith("whsec_") else raw
+            raw = raw[len("whsec_") :] if raw.startswith("whsec_") else raw
             return base64.b64decode(raw, validate=True) or None
     except (ValueError, binascii.Error):
         return None
@@ -336,16 +336,16 @@ def parse_timestamp(value: str, fmt: str) -> datetime:
     raises MalformedSignatureError."""
     try:
         if fmt == "unix":
-            return datetime.fromtimestamp(float(value), timezone.utc)
+            return datetime.fromtimestamp(float(value), UTC)
         if fmt == "ms":
-            return datetime.fromtimestamp(float(value) / 1000, timezone.utc)
+            return datetime.fromtimestamp(float(value) / 1000, UTC)
         text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
         head, dot, rest = text.partition(".")
         if dot:  # Python reads at most 6 fractional digits; Twitch sends nanoseconds
             digits = "".join(itertools.takewhile(str.isdigit, rest))
-            text = f"{head}.{digits[:6].ljust(6, '0')}{rest[len(digits):]}"
+            text = f"{head}.{digits[:6].ljust(6, '0')}{rest[len(digits) :]}"
         parsed = datetime.fromisoformat(text)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     except (ValueError, OverflowError, OSError):
         raise MalformedSignatureError(f"timestamp {value[:40]!r} is not a {fmt} time") from None
 
@@ -356,7 +356,7 @@ def format_timestamp(at: datetime, fmt: str) -> str:
         return str(int(at.timestamp()))
     if fmt == "ms":
         return str(int(at.timestamp() * 1000))
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def body_variant(msg: Message, variant: str) -> bytes | None:
@@ -452,7 +452,8 @@ def _check_time(match: Match, stamp: datetime | None, tolerance: int | None, at:
         direction = "old" if skew > 0 else "in the future"
         raise TimestampError(
             f"timestamp is {abs(skew):.0f} s {direction}; the window is {tolerance} s",
-            match, **debug,
+            match,
+            **debug,
         )
     return match
 
@@ -700,13 +701,17 @@ class Ed25519(SchemeDefaults):
         signature = decode(received, "hex")
         if signature is None or len(signature) != 64:
             raise MalformedSignatureError("the signature is not 64 bytes of hex")
-        debug = {"signed_preview": _preview(content), "algorithm": "Ed25519", "encoding": "hex",
-                 "received": [_short(received)], "key_reading": "public key (hex)"}
+        debug = {
+            "signed_preview": _preview(content),
+            "algorithm": "Ed25519",
+            "encoding": "hex",
+            "received": [_short(received)],
+            "key_reading": "public key (hex)",
+        }
         try:
             public.verify(signature, content)
         except InvalidSignature:
-            raise SignatureMismatchError("the signature does not verify with this public key",
-                                         **debug) from None
+            raise SignatureMismatchError("the signature does not verify with this public key", **debug) from None
         return Match(scheme=self.name, key_reading="public key (hex)", debug=debug)
 
 
@@ -757,14 +762,17 @@ class Ecdsa(SchemeDefaults):
             raise SecretFormatError("the public key is not base64 DER or PEM") from None
         if not isinstance(public, ec.EllipticCurvePublicKey):
             raise SecretFormatError("the public key is not an elliptic-curve key")
-        debug = {"signed_preview": _preview(content), "algorithm": "ECDSA P-256 SHA-256",
-                 "encoding": "base64 DER", "received": [_short(received)],
-                 "key_reading": "public key (base64 DER)"}
+        debug = {
+            "signed_preview": _preview(content),
+            "algorithm": "ECDSA P-256 SHA-256",
+            "encoding": "base64 DER",
+            "received": [_short(received)],
+            "key_reading": "public key (base64 DER)",
+        }
         try:
             public.verify(signature, content, ec.ECDSA(hashes.SHA256()))
         except InvalidSignature:
-            raise SignatureMismatchError("the signature does not verify with this public key",
-                                         **debug) from None
+            raise SignatureMismatchError("the signature does not verify with this public key", **debug) from None
         return Match(scheme=self.name, key_reading="public key", debug=debug)
 
 
@@ -785,8 +793,12 @@ class Token(SchemeDefaults):
     def verify(self, msg: Message, secret: str, *, at: datetime) -> Match:
         received = self.signature.signatures(msg)[0]
         # Never echo the token itself: it is the secret.
-        debug = {"algorithm": "plain comparison", "encoding": "text",
-                 "received": [f"{len(received)} characters"], "key_reading": "text"}
+        debug = {
+            "algorithm": "plain comparison",
+            "encoding": "text",
+            "received": [f"{len(received)} characters"],
+            "key_reading": "text",
+        }
         if not hmac.compare_digest(received.encode(), secret.encode()):
             raise SignatureMismatchError("the token does not equal this secret", **debug)
         return Match(scheme=self.name, debug=debug)
@@ -800,8 +812,14 @@ class AdyenItems(SchemeDefaults):
     label: str = "Adyen HMAC (per item)"
     inferred: bool = False
     fields: tuple[str, ...] = (
-        "pspReference", "originalReference", "merchantAccountCode", "merchantReference",
-        "amount.value", "amount.currency", "eventCode", "success",
+        "pspReference",
+        "originalReference",
+        "merchantAccountCode",
+        "merchantReference",
+        "amount.value",
+        "amount.currency",
+        "eventCode",
+        "success",
     )
 
     def _items(self, msg: Message) -> list[dict]:
@@ -836,9 +854,15 @@ class AdyenItems(SchemeDefaults):
             received = _as_text(dig(item, "additionalData.hmacSignature"))
             content = self.signed_string(item)
             expected = encode(hmac.new(key, content, "sha256").digest(), "base64")
-            debug = {"signed_preview": _preview(content), "algorithm": "HMAC-SHA256",
-                     "encoding": "base64", "expected": expected, "received": [received],
-                     "key_reading": "hex", "item": index}
+            debug = {
+                "signed_preview": _preview(content),
+                "algorithm": "HMAC-SHA256",
+                "encoding": "base64",
+                "expected": expected,
+                "received": [received],
+                "key_reading": "hex",
+                "item": index,
+            }
             if not received:
                 raise MissingSignatureError(f"item {index} has no hmacSignature", **debug)
             if not hmac.compare_digest(expected.encode(), received.encode()):
@@ -891,10 +915,10 @@ def diagnose(scheme: Scheme, msg: Message, secret: str, *, at: datetime) -> tupl
     for size in (1, 2):
         for combo in itertools.combinations(names, size):
             for values in itertools.product(*(dimensions[n] for n in combo)):
-                changes = dict(zip(combo, values))
-                variant = replace(loose, **{
-                    n: (v,) if n in ("bodies", "keys", "urls") else v for n, v in changes.items()
-                })
+                changes = dict(zip(combo, values, strict=False))
+                variant = replace(
+                    loose, **{n: (v,) if n in ("bodies", "keys", "urls") else v for n, v in changes.items()}
+                )
                 try:
                     variant.verify(msg, secret, at=at)
                 except SignatureError:

@@ -51,12 +51,20 @@ class Verification:
 
 def verification_to_json(v: Verification) -> dict:
     """The DESIGN §4 `signature` object plus `inferred`, `warnings` and `debug`."""
-    return {"status": v.status, "scheme": v.scheme, "secret": v.secret, "detail": v.detail,
-            "inferred": v.inferred, "warnings": list(v.warnings), "debug": v.debug}
+    return {
+        "status": v.status,
+        "scheme": v.scheme,
+        "secret": v.secret,
+        "detail": v.detail,
+        "inferred": v.inferred,
+        "warnings": list(v.warnings),
+        "debug": v.debug,
+    }
 
 
-def judge(capture, secrets: Sequence[SecretValue], *, public_url: str,
-          detection: providers.Detection | None = None) -> Verification:
+def judge(
+    capture, secrets: Sequence[SecretValue], *, public_url: str, detection: providers.Detection | None = None
+) -> Verification:
     """Verify `capture` (a CapturedRequest) as of `capture.received_at` with every secret that
     is unscoped or scoped to the detected provider. `public_url` is the full URL the sender
     called (base + `/h/<bin>` + path + `?query`), used by URL-signing providers.
@@ -74,20 +82,28 @@ def judge(capture, secrets: Sequence[SecretValue], *, public_url: str,
     present = [s for s in entry.schemes if s.is_present(msg)]
     if not present:
         where = _signature_place(entry.schemes[0])
-        return Verification("unsigned", scheme=entry.schemes[0].name,
-                            detail=f"{entry.name} signs with {where}, but this request carries none.")
+        return Verification(
+            "unsigned",
+            scheme=entry.schemes[0].name,
+            detail=f"{entry.name} signs with {where}, but this request carries none.",
+        )
     scheme = present[0]
     if isinstance(scheme, Unverifiable):
         return Verification("unverifiable", scheme=scheme.name, detail=f"{scheme.reason}.")
     usable = [s for s in secrets if s.provider in (None, entry.id)]
     if not usable:
-        return Verification("no_secret", scheme=scheme.name,
-                            detail=f"This {entry.name} request is signed, but the bin holds no "
-                                   f"secret for {entry.name} to check it with.")
+        return Verification(
+            "no_secret",
+            scheme=scheme.name,
+            detail=f"This {entry.name} request is signed, but the bin holds no "
+            f"secret for {entry.name} to check it with.",
+        )
     if capture.body_truncated:
-        return Verification("unverifiable", scheme=scheme.name,
-                            detail="The body was cut at the size limit, so its signature "
-                                   "cannot be checked.")
+        return Verification(
+            "unverifiable",
+            scheme=scheme.name,
+            detail="The body was cut at the size limit, so its signature cannot be checked.",
+        )
     return _try_all(entry, present, usable, msg, capture.received_at)
 
 
@@ -109,9 +125,13 @@ def _try_all(entry, schemes, secrets, msg, at) -> Verification:
     if expired:
         error, scheme, secret = expired
         return Verification(
-            "expired", scheme=scheme.name, secret=secret.label,
+            "expired",
+            scheme=scheme.name,
+            secret=secret.label,
             detail=f"The signature matches secret '{secret.label}', but its {error}.",
-            inferred=error.match.inferred, warnings=entry.warnings, debug=error.debug,
+            inferred=error.match.inferred,
+            warnings=entry.warnings,
+            debug=error.debug,
         )
     return _failure(entry, failures, msg, at)
 
@@ -129,9 +149,15 @@ def _valid(entry, scheme, secret: SecretValue, match: Match) -> Verification:
     sentence = f"The {scheme.name} signature matches secret '{secret.label}'{how}."
     if match.inferred:
         sentence = sentence[:-1] + f"; {entry.name}'s scheme is inferred from its docs, not confirmed."
-    return Verification("valid", scheme=scheme.name, secret=secret.label, detail=sentence,
-                        inferred=match.inferred, warnings=entry.warnings,
-                        debug=match.debug | {"key_interpretation": match.key_reading})
+    return Verification(
+        "valid",
+        scheme=scheme.name,
+        secret=secret.label,
+        detail=sentence,
+        inferred=match.inferred,
+        warnings=entry.warnings,
+        debug=match.debug | {"key_interpretation": match.key_reading},
+    )
 
 
 def _failure(entry, failures, msg, at) -> Verification:
@@ -144,35 +170,42 @@ def _failure(entry, failures, msg, at) -> Verification:
         if hint:
             found, expected = hint
             return Verification(
-                "invalid", scheme=scheme.name,
-                detail=f"The signature matches {found} with secret '{secret.label}', "
-                       f"but {entry.name} uses {expected}.",
-                inferred=scheme.inferred, debug=error.debug | {"diagnosis": found},
+                "invalid",
+                scheme=scheme.name,
+                detail=f"The signature matches {found} with secret '{secret.label}', but {entry.name} uses {expected}.",
+                inferred=scheme.inferred,
+                debug=error.debug | {"diagnosis": found},
             )
     for kind in (MissingSignatureError, MalformedSignatureError):
         found = [f for f in failures if isinstance(f[0], kind)]
         if found and len(found) == len(failures):
             error, scheme, _ = found[0]
-            return Verification("invalid", scheme=scheme.name, detail=f"The {entry.name} "
-                                f"signature cannot be read: {error}.", debug=error.debug)
+            return Verification(
+                "invalid",
+                scheme=scheme.name,
+                detail=f"The {entry.name} signature cannot be read: {error}.",
+                debug=error.debug,
+            )
     mismatches = [f for f in failures if isinstance(f[0], SignatureMismatchError)]
     if not mismatches:
-        error, scheme, secret = next(
-            (f for f in failures if isinstance(f[0], SecretFormatError)), failures[0])
-        return Verification("invalid", scheme=scheme.name,
-                            detail=f"Secret '{secret.label}' cannot be used: {error}.",
-                            debug=error.debug)
+        error, scheme, secret = next((f for f in failures if isinstance(f[0], SecretFormatError)), failures[0])
+        return Verification(
+            "invalid", scheme=scheme.name, detail=f"Secret '{secret.label}' cannot be used: {error}.", debug=error.debug
+        )
     error, scheme, _ = mismatches[0]
     count = len({s.id for _, _, s in mismatches})
     if any(s.inferred for s in entry.schemes):
-        detail = (f"No candidate scheme matched with {count} secret(s); {entry.name}'s signing "
-                  "scheme is unconfirmed, so this may be a wrong secret or an unknown scheme.")
-        return Verification("invalid", scheme=scheme.name, detail=detail, inferred=True,
-                            debug=error.debug)
+        detail = (
+            f"No candidate scheme matched with {count} secret(s); {entry.name}'s signing "
+            "scheme is unconfirmed, so this may be a wrong secret or an unknown scheme."
+        )
+        return Verification("invalid", scheme=scheme.name, detail=detail, inferred=True, debug=error.debug)
     received = error.debug.get("received") or []
     several = f" (none of its {len(received)} signatures)" if len(received) > 1 else ""
-    detail = (f"No stored secret matches the {entry.name} signature{several}: wrong secret or "
-              f"the body changed (tried {count} secret(s)).")
+    detail = (
+        f"No stored secret matches the {entry.name} signature{several}: wrong secret or "
+        f"the body changed (tried {count} secret(s))."
+    )
     return Verification("invalid", scheme=scheme.name, detail=detail, debug=error.debug)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from sqlalchemy import text
@@ -35,7 +35,6 @@ def _invalid_input(error: InvalidInput):
     return jsonify(error=str(error)), 400
 
 
-
 def _bin_payload(bin_) -> dict:
     return bin_json(
         bin_,
@@ -59,7 +58,7 @@ def _int_arg(name: str, *, low: int, high: int | None = None) -> int | None:
 def healthz():
     try:
         db.session.execute(text("SELECT 1"))
-    except Exception:  # noqa: BLE001 - any database failure means "not healthy"
+    except Exception:
         return jsonify(ok=False, error="database unavailable"), 503
     return jsonify(ok=True)
 
@@ -70,7 +69,7 @@ def create_bin():
     name = data.get("name")
     bin_id = check_custom_name(name) if name is not None else new_bin_id()
     try:
-        bin_ = store.create_bin(bin_id, datetime.now(timezone.utc))
+        bin_ = store.create_bin(bin_id, datetime.now(UTC))
     except store.BinExistsError:
         return jsonify(error=f"a bin named {bin_id!r} already exists"), 409
     return jsonify(_bin_payload(bin_)), 201
@@ -135,7 +134,6 @@ def list_requests(bin_id: str):
     return jsonify(requests=[summary_json(row) for row in rows], next_before=next_before)
 
 
-
 @bp.get("/api/bins/<bin_id>/requests/<int:capture_id>")
 def show_request(bin_id: str, capture_id: int):
     """The capture with a fresh verdict; `?at=now` judges timestamps against the current time
@@ -151,7 +149,7 @@ def verify(bin_, row, *, check_now: bool = False):
     secret_key, base = current_app.config["SECRET_KEY"], verdict_base(bin_)
     judging.judge_rows([row], bin_.id, secret_key, base)
     secrets = judging.secret_values(store.list_secrets(bin_.id), secret_key)
-    return judging.judge_row(row, secrets, base, at=datetime.now(timezone.utc) if check_now else None)
+    return judging.judge_row(row, secrets, base, at=datetime.now(UTC) if check_now else None)
 
 
 @bp.get("/api/bins/<bin_id>/requests/<int:capture_id>/raw")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, current_app, make_response, render_template, request, url_for
@@ -88,7 +88,7 @@ def create():
     name = request.form.get("name", "").strip()
     try:
         bin_id = check_custom_name(name) if name else new_bin_id()
-        store.create_bin(bin_id, datetime.now(timezone.utc))
+        store.create_bin(bin_id, datetime.now(UTC))
     except InvalidInput as error:
         return render_template("partials/_create_error.html", message=str(error)), 400
     except store.BinExistsError:
@@ -129,7 +129,10 @@ def rows(bin_id: str):
     filters = _filters()
     rows_, next_before = _page(bin_, _int_arg("before"), filters)
     return render_template(
-        "partials/_request_page.html", rows=rows_, next_before=next_before, bin_url=_bin_url(bin_id),
+        "partials/_request_page.html",
+        rows=rows_,
+        next_before=next_before,
+        bin_url=_bin_url(bin_id),
         filter_qs=_filter_qs(filters),
     )
 
@@ -202,7 +205,7 @@ def signature(bin_id: str, capture_id: int):
     ("check now") instead of the arrival time, without changing the cached verdict."""
     bin_ = bin_or_404(bin_id)
     row = capture_or_404(bin_id, capture_id)
-    checked_now = datetime.now(timezone.utc) if request.args.get("at") == "now" else None
+    checked_now = datetime.now(UTC) if request.args.get("at") == "now" else None
     return render_template("partials/_signature.html", **_signature_context(bin_, row, checked_now))
 
 
@@ -216,17 +219,22 @@ def replay(bin_id: str, capture_id: int):
         url = check_target(request.form.get("url", "").strip())
         edits = _replay_edits(row, request.form)
         sent = replay_capture(
-            bin_, row, url=url, edits=edits, resign_it=request.form.get("resign") == "1",
-            config=current_app.config, base=verdict_base(bin_),
+            bin_,
+            row,
+            url=url,
+            edits=edits,
+            resign_it=request.form.get("resign") == "1",
+            config=current_app.config,
+            base=verdict_base(bin_),
         )
     except InvalidInput as error:
         return render_template("partials/_replay_result.html", error=str(error), delivery=None), 400
     except ResignError as error:
         message = f"Nothing was sent: cannot re-sign: {error}"
         return render_template("partials/_replay_result.html", error=message, delivery=None), 400
-    return render_template(
-        "partials/_replay_result.html", error=None, delivery=_delivery_view(sent)
-    ) + render_template("partials/_deliveries.html", oob=True, **_deliveries_context(bin_id, row))
+    return render_template("partials/_replay_result.html", error=None, delivery=_delivery_view(sent)) + render_template(
+        "partials/_deliveries.html", oob=True, **_deliveries_context(bin_id, row)
+    )
 
 
 @bp.get("/bins/<bin_id>/requests/<int:capture_id>/deliveries")
@@ -251,7 +259,10 @@ def compare_deliveries(bin_id: str, capture_id: int):
     if left.id == right.id:
         return render_template("partials/_compare.html", error="Pick two different deliveries.")
     return render_template(
-        "partials/_compare.html", error=None, left=left, right=right,
+        "partials/_compare.html",
+        error=None,
+        left=left,
+        right=right,
         comparison=compare.compare_deliveries(left, right),
     )
 
@@ -269,9 +280,12 @@ def add_secret(bin_id: str):
     except InvalidInput as error:
         return render_template("partials/_secrets.html", **_secrets_context(bin_id, error=str(error))), 400
     store.add_secret(
-        bin_id, label=label, provider=provider,
+        bin_id,
+        label=label,
+        provider=provider,
         ciphertext=secretbox.encrypt(current_app.config["SECRET_KEY"], value),
-        hint=secretbox.hint(value), now=datetime.now(timezone.utc),
+        hint=secretbox.hint(value),
+        now=datetime.now(UTC),
     )
     message = f"Saved secret “{label}”. Every request is checked again with it."
     return _secrets_changed(render_template("partials/_secrets.html", **_secrets_context(bin_id, message=message)))

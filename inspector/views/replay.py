@@ -48,7 +48,6 @@ def parse_edits(data: dict) -> dict:
     return edits
 
 
-
 @bp.post("/api/bins/<bin_id>/requests/<int:capture_id>/replay")
 def replay(bin_id: str, capture_id: int):
     capture = capture_or_404(bin_id, capture_id)
@@ -60,8 +59,13 @@ def replay(bin_id: str, capture_id: int):
     bin_ = store.get_bin(bin_id)
     try:
         row = replay_capture(
-            bin_, capture, url=url, edits=edits, resign_it=bool(data.get("resign")),
-            config=current_app.config, base=verdict_base(bin_),
+            bin_,
+            capture,
+            url=url,
+            edits=edits,
+            resign_it=bool(data.get("resign")),
+            config=current_app.config,
+            base=verdict_base(bin_),
         )
     except ResignError as error:
         raise InvalidInput(f"cannot re-sign: {error}") from None

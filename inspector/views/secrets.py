@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Blueprint, abort, current_app, jsonify
 
@@ -34,7 +34,6 @@ def parse_secret(data: dict) -> tuple[str, str, str | None]:
     return label.strip(), value, provider
 
 
-
 @bp.post("/api/bins/<bin_id>/secrets")
 def add_secret(bin_id: str):
     bin_or_404(bin_id)
@@ -45,7 +44,7 @@ def add_secret(bin_id: str):
         provider=provider,
         ciphertext=secretbox.encrypt(current_app.config["SECRET_KEY"], value),
         hint=secretbox.hint(value),
-        now=datetime.now(timezone.utc),
+        now=datetime.now(UTC),
     )
     return jsonify(secret_json(row)), 201
 

@@ -34,8 +34,7 @@ class Detection:
 
     def to_json(self) -> dict:
         """The DESIGN §4 `provider` object."""
-        return {"id": self.provider_id, "name": self.name, "event": self.event,
-                "delivery_id": self.delivery_id}
+        return {"id": self.provider_id, "name": self.name, "event": self.event, "delivery_id": self.delivery_id}
 
 
 # Every rule once, strongest first, prepared so detection on the capture path does no sorting:

@@ -151,8 +151,9 @@ class BodyArrayOf:
 
     def holds(self, ctx: Context) -> bool:
         body = ctx.body_object
-        return (isinstance(body, list) and bool(body) and isinstance(body[0], dict)
-                and all(k in body[0] for k in self.keys))
+        return (
+            isinstance(body, list) and bool(body) and isinstance(body[0], dict) and all(k in body[0] for k in self.keys)
+        )
 
     @property
     def evidence(self) -> str:

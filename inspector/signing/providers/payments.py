@@ -9,8 +9,7 @@ STRIPE = Provider(
     docs="https://docs.stripe.com/webhooks#verify-manually",
     detect=((HasHeader("Stripe-Signature"),), (HasHeader("User-Agent", startswith="Stripe/"),)),
     # The whsec_ secret is used verbatim as the key (unlike Standard Webhooks).
-    schemes=(Hmac(signature=Fields("Stripe-Signature"), template="{ts}.{body}", tolerance=300,
-                  label="Stripe t=,v1="),),
+    schemes=(Hmac(signature=Fields("Stripe-Signature"), template="{ts}.{body}", tolerance=300, label="Stripe t=,v1="),),
     event=("body:type",),
     delivery_id=("body:id",),
     known="SDK oracle",
@@ -22,8 +21,14 @@ PADDLE = Provider(
     name="Paddle",
     docs="https://developer.paddle.com/webhooks/signature-verification",
     detect=((HasHeader("Paddle-Signature"),),),
-    schemes=(Hmac(signature=Fields("Paddle-Signature", sig_key="h1", ts_key="ts", pair_sep=";"),
-                  template="{ts}:{body}", tolerance=5, label="Paddle ts=;h1="),),
+    schemes=(
+        Hmac(
+            signature=Fields("Paddle-Signature", sig_key="h1", ts_key="ts", pair_sep=";"),
+            template="{ts}:{body}",
+            tolerance=5,
+            label="Paddle ts=;h1=",
+        ),
+    ),
     event=("body:event_type",),
     delivery_id=("body:notification_id", "body:event_id"),
     known="SDK oracle",
@@ -36,10 +41,19 @@ SQUARE = Provider(
     docs="https://developer.squareup.com/docs/webhooks/step3validate",
     detect=((HasHeader("x-square-hmacsha256-signature"),), (HasHeader("x-square-signature"),)),
     schemes=(
-        Hmac(signature=Header("x-square-hmacsha256-signature"), template="{url}{body}",
-             encoding="base64", label="Square HMAC-SHA256 of URL + body"),
-        Hmac(signature=Header("x-square-signature"), template="{url}{body}", algorithm="sha1",
-             encoding="base64", label="Square HMAC-SHA1 (legacy)"),
+        Hmac(
+            signature=Header("x-square-hmacsha256-signature"),
+            template="{url}{body}",
+            encoding="base64",
+            label="Square HMAC-SHA256 of URL + body",
+        ),
+        Hmac(
+            signature=Header("x-square-signature"),
+            template="{url}{body}",
+            algorithm="sha1",
+            encoding="base64",
+            label="Square HMAC-SHA1 (legacy)",
+        ),
     ),
     event=("body:type",),
     delivery_id=("body:event_id",),
@@ -52,10 +66,15 @@ PAYPAL = Provider(
     name="PayPal",
     docs="https://developer.paypal.com/api/rest/webhooks/rest/",
     detect=((HasHeader("PAYPAL-TRANSMISSION-SIG"),), (HasHeader("PAYPAL-TRANSMISSION-ID"),)),
-    schemes=(Unverifiable(Header("PAYPAL-TRANSMISSION-SIG"),
-                          reason="PayPal signs with an RSA certificate fetched from "
-                                 "PAYPAL-CERT-URL and your webhook ID, which Hookloupe does not "
-                                 "fetch", label="PayPal SHA256withRSA"),),
+    schemes=(
+        Unverifiable(
+            Header("PAYPAL-TRANSMISSION-SIG"),
+            reason="PayPal signs with an RSA certificate fetched from "
+            "PAYPAL-CERT-URL and your webhook ID, which Hookloupe does not "
+            "fetch",
+            label="PayPal SHA256withRSA",
+        ),
+    ),
     event=("body:event_type",),
     delivery_id=("header:PAYPAL-TRANSMISSION-ID",),
 )
@@ -88,9 +107,10 @@ ADYEN = Provider(
     name="Adyen",
     docs="https://docs.adyen.com/development-resources/webhooks/secure-webhooks/verify-hmac-signatures",
     detect=((BodyKeys(("live", "notificationItems")),), (HasHeader("HmacSignature"),)),
-    schemes=(AdyenItems(),
-             Hmac(signature=Header("HmacSignature"), encoding="base64", keys=("hex",),
-                  label="Adyen HmacSignature header")),
+    schemes=(
+        AdyenItems(),
+        Hmac(signature=Header("HmacSignature"), encoding="base64", keys=("hex",), label="Adyen HmacSignature header"),
+    ),
     event=("body:notificationItems.0.NotificationRequestItem.eventCode", "body:type"),
     delivery_id=("body:notificationItems.0.NotificationRequestItem.pspReference",),
     known="official vector",
@@ -102,8 +122,12 @@ MOLLIE = Provider(
     name="Mollie",
     docs="https://docs.mollie.com/reference/webhooks-new",
     detect=((HasHeader("X-Mollie-Signature"),),),
-    schemes=(Hmac(signature=Header("X-Mollie-Signature", prefix="sha256=", optional_prefix=True),
-                  label="Mollie HMAC-SHA256 hex"),),
+    schemes=(
+        Hmac(
+            signature=Header("X-Mollie-Signature", prefix="sha256=", optional_prefix=True),
+            label="Mollie HMAC-SHA256 hex",
+        ),
+    ),
     event=("body:type",),
     delivery_id=("body:id",),
 )
@@ -112,8 +136,10 @@ LEMON_SQUEEZY = Provider(
     id="lemon-squeezy",
     name="Lemon Squeezy",
     docs="https://docs.lemonsqueezy.com/help/webhooks/signing-requests",
-    detect=((HasHeader("X-Event-Name"), HasHeader("X-Signature")),
-            (HasHeader("X-Signature"), BodyValue("meta.event_name"))),
+    detect=(
+        (HasHeader("X-Event-Name"), HasHeader("X-Signature")),
+        (HasHeader("X-Signature"), BodyValue("meta.event_name")),
+    ),
     schemes=(Hmac(signature=Header("X-Signature"), label="Lemon Squeezy HMAC-SHA256 hex"),),
     event=("header:X-Event-Name", "body:meta.event_name"),
     delivery_id=("body:data.id",),
@@ -125,8 +151,9 @@ WOOCOMMERCE = Provider(
     name="WooCommerce",
     docs="https://woocommerce.github.io/woocommerce-rest-api-docs/#webhooks",
     detect=((HasHeader("X-WC-Webhook-Signature"),), (HasHeader("X-WC-Webhook-Topic"),)),
-    schemes=(Hmac(signature=Header("X-WC-Webhook-Signature"), encoding="base64",
-                  label="WooCommerce HMAC-SHA256 base64"),),
+    schemes=(
+        Hmac(signature=Header("X-WC-Webhook-Signature"), encoding="base64", label="WooCommerce HMAC-SHA256 base64"),
+    ),
     event=("header:X-WC-Webhook-Topic",),
     delivery_id=("header:X-WC-Webhook-Delivery-ID",),
 )
@@ -136,8 +163,7 @@ SHOPIFY = Provider(
     name="Shopify",
     docs="https://shopify.dev/docs/apps/build/webhooks/subscribe/https",
     detect=((HasHeader("X-Shopify-Hmac-Sha256"),), (HasHeader("X-Shopify-Topic"),)),
-    schemes=(Hmac(signature=Header("X-Shopify-Hmac-Sha256"), encoding="base64",
-                  label="Shopify HMAC-SHA256 base64"),),
+    schemes=(Hmac(signature=Header("X-Shopify-Hmac-Sha256"), encoding="base64", label="Shopify HMAC-SHA256 base64"),),
     event=("header:X-Shopify-Topic",),
     delivery_id=("header:X-Shopify-Webhook-Id", "header:X-Shopify-Event-Id"),
     secret="the app's client secret (or the store's webhook signing key)",
@@ -148,8 +174,7 @@ XERO = Provider(
     name="Xero",
     docs="https://developer.xero.com/documentation/guides/webhooks/configuring-your-server/",
     detect=((HasHeader("x-xero-signature"),),),
-    schemes=(Hmac(signature=Header("x-xero-signature"), encoding="base64",
-                  label="Xero HMAC-SHA256 base64"),),
+    schemes=(Hmac(signature=Header("x-xero-signature"), encoding="base64", label="Xero HMAC-SHA256 base64"),),
     event=("body:events.0.eventCategory+body:events.0.eventType",),
     delivery_id=("body:events.0.resourceId",),
     secret="the webhook key",
@@ -159,15 +184,31 @@ PLAID = Provider(
     id="plaid",
     name="Plaid",
     docs="https://plaid.com/docs/api/webhooks/webhook-verification/",
-    detect=((HasHeader("Plaid-Verification"),),
-            (BodyKeys(("webhook_type", "webhook_code", "item_id")),)),
-    schemes=(Unverifiable(Header("Plaid-Verification"),
-                          reason="Plaid signs with an ES256 JWT whose key must be fetched from "
-                                 "Plaid's API, which Hookloupe does not do",
-                          label="Plaid ES256 JWT"),),
+    detect=((HasHeader("Plaid-Verification"),), (BodyKeys(("webhook_type", "webhook_code", "item_id")),)),
+    schemes=(
+        Unverifiable(
+            Header("Plaid-Verification"),
+            reason="Plaid signs with an ES256 JWT whose key must be fetched from "
+            "Plaid's API, which Hookloupe does not do",
+            label="Plaid ES256 JWT",
+        ),
+    ),
     event=("body:webhook_type+body:webhook_code",),
     delivery_id=("body:item_id",),
 )
 
-ENTRIES = (STRIPE, PADDLE, SQUARE, PAYPAL, COINBASE_COMMERCE, RAZORPAY, ADYEN, MOLLIE,
-           LEMON_SQUEEZY, WOOCOMMERCE, SHOPIFY, XERO, PLAID)
+ENTRIES = (
+    STRIPE,
+    PADDLE,
+    SQUARE,
+    PAYPAL,
+    COINBASE_COMMERCE,
+    RAZORPAY,
+    ADYEN,
+    MOLLIE,
+    LEMON_SQUEEZY,
+    WOOCOMMERCE,
+    SHOPIFY,
+    XERO,
+    PLAID,
+)

@@ -13,14 +13,23 @@ DREAMCLASS = Provider(
     ),
     # Signs only the request id, inside the body; "Key Encoding: Base64" is ambiguous, so
     # the key is tried as text first, then base64-decoded (PROVIDERS.md A1).
-    schemes=(Hmac(signature=BodyField("signature"), template="{field:id}", encoding="base64",
-                  keys=("text", "base64"), inferred=True, label="DreamClass HMAC-SHA256 of id"),),
+    schemes=(
+        Hmac(
+            signature=BodyField("signature"),
+            template="{field:id}",
+            encoding="base64",
+            keys=("text", "base64"),
+            inferred=True,
+            label="DreamClass HMAC-SHA256 of id",
+        ),
+    ),
     event=("body:type",),
     delivery_id=("body:id",),
     known="inferred",
     secret="the HMAC secret from Settings > Integrations",
-    warnings=("DreamClass signs only the request id, not the body: a valid signature does not "
-              "prove the body is untampered.",),
+    warnings=(
+        "DreamClass signs only the request id, not the body: a valid signature does not prove the body is untampered.",
+    ),
 )
 
 STUDIEWINKEL = Provider(
@@ -32,8 +41,14 @@ STUDIEWINKEL = Provider(
         (HasHeader("x-hook-signature", shape="base64-32"),),
     ),
     # The docs' CryptoJS example may sign a JSON.stringify re-serialization: raw body first.
-    schemes=(Hmac(signature=Header("x-hook-signature"), encoding="base64",
-                  bodies=("raw", "compact-json"), label="Studiewinkel HMAC-SHA256 base64"),),
+    schemes=(
+        Hmac(
+            signature=Header("x-hook-signature"),
+            encoding="base64",
+            bodies=("raw", "compact-json"),
+            label="Studiewinkel HMAC-SHA256 base64",
+        ),
+    ),
     event=("body:resource+body:type",),
     known="docs only",
     secret="the secret webhook key",
@@ -51,14 +66,30 @@ EDUSIGN = Provider(
     # The algorithm is inferred (Edusign's library is unavailable): candidates in the order
     # PROVIDERS.md A3 gives; any match is reported as inferred.
     schemes=(
-        Hmac(signature=Header("x-edusign-hmac"), bodies=("raw", "compact-json"), inferred=True,
-             label="Edusign HMAC-SHA256 hex (inferred)"),
-        Hmac(signature=Header("x-edusign-hmac"), encoding="base64", inferred=True,
-             label="Edusign HMAC-SHA256 base64 (inferred)"),
-        Hmac(signature=Header("x-edusign-hmac"), mac="hash-secret-first", inferred=True,
-             label="Edusign SHA-256 of secret+body (inferred)"),
-        Hmac(signature=Header("x-edusign-hmac"), mac="hash-secret-last", inferred=True,
-             label="Edusign SHA-256 of body+secret (inferred)"),
+        Hmac(
+            signature=Header("x-edusign-hmac"),
+            bodies=("raw", "compact-json"),
+            inferred=True,
+            label="Edusign HMAC-SHA256 hex (inferred)",
+        ),
+        Hmac(
+            signature=Header("x-edusign-hmac"),
+            encoding="base64",
+            inferred=True,
+            label="Edusign HMAC-SHA256 base64 (inferred)",
+        ),
+        Hmac(
+            signature=Header("x-edusign-hmac"),
+            mac="hash-secret-first",
+            inferred=True,
+            label="Edusign SHA-256 of secret+body (inferred)",
+        ),
+        Hmac(
+            signature=Header("x-edusign-hmac"),
+            mac="hash-secret-last",
+            inferred=True,
+            label="Edusign SHA-256 of body+secret (inferred)",
+        ),
     ),
     event=("header:x-edusign-webhook-type", "body:type"),
     known="inferred",
@@ -75,8 +106,7 @@ EDUZZ = Provider(
         (HasHeader("x-signature", shape="hex64"), BodyKeys(("id", "event", "data", "sentDate"))),
     ),
     # Key: the secret as text (what receivers do); hex-decoded is a fallback, reported inferred.
-    schemes=(Hmac(signature=Header("x-signature"), keys=("text", "hex"),
-                  label="Eduzz HMAC-SHA256 hex"),),
+    schemes=(Hmac(signature=Header("x-signature"), keys=("text", "hex"), label="Eduzz HMAC-SHA256 hex"),),
     event=("body:event",),
     delivery_id=("body:id",),
     known="docs only",
@@ -92,8 +122,7 @@ DREAMSHIP = Provider(
         (BodyValue("event.action"), BodyValue("event.uuid"), BodyKeys(("id", "object", "event", "data"))),
     ),
     # One signature per API key, comma-separated; any segment may match.
-    schemes=(Hmac(signature=Header("X-Dreamship-Signature", separator=","),
-                  label="Dreamship HMAC-SHA256 hex"),),
+    schemes=(Hmac(signature=Header("X-Dreamship-Signature", separator=","), label="Dreamship HMAC-SHA256 hex"),),
     event=("body:event.action",),
     delivery_id=("body:event.uuid",),
     known="docs only",
