@@ -240,19 +240,19 @@ def test_header_names_match_case_insensitively():
 
 
 def test_body_is_parsed_at_most_once_per_capture(monkeypatch):
-    from inspector.signing import schemes as signatures
+    from inspector.signing.schemes import message
 
     calls = []
-    original = signatures.parse_json
-    monkeypatch.setattr(signatures, "parse_json", lambda body: calls.append(1) or original(body))
+    original = message.parse_json
+    monkeypatch.setattr(message, "parse_json", lambda body: calls.append(1) or original(body))
     providers.detect(make_capture([("Stripe-Signature", "t=1,v1=a")], b'{"id":"evt"}'))
     assert len(calls) == 1
 
 
 def test_body_is_not_parsed_for_a_non_json_body(monkeypatch):
-    from inspector.signing import schemes as signatures
+    from inspector.signing.schemes import message
 
-    monkeypatch.setattr(signatures.json, "loads", lambda *a, **k: pytest.fail("parsed"))
+    monkeypatch.setattr(message.json, "loads", lambda *a, **k: pytest.fail("parsed"))
     providers.detect(make_capture([("X-GitHub-Event", "ping")], b"plain text body"))
 
 

@@ -275,6 +275,8 @@ def build_sample(
     if sample.needs_url and not url:
         raise ValueError(f"{provider_id} signs the target URL: pass url=")
     entry = providers.get(provider_id)
+    if entry is None:  # every sample is of a registered provider; this only guards the lookup
+        raise KeyError(provider_id)
     at = at.astimezone(UTC)
     values = {
         "event": sample.event if event is None else event,
@@ -283,7 +285,10 @@ def build_sample(
         "ms": format_timestamp(at, "ms"),
         "iso": format_timestamp(at, "iso"),
     }
-    fill = lambda text: Template(text).safe_substitute(values)  # noqa: E731
+
+    def fill(text: str) -> str:
+        return Template(text).safe_substitute(values)
+
     msg = Message(
         method=sample.method,
         url=url or "https://hookloupe.invalid/h/sample",
