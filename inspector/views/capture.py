@@ -11,10 +11,9 @@ from flask import Flask, Response, current_app
 from inspector import store
 from inspector.bins import ResponseSettings
 from inspector.capture import insert as capture_store
-from inspector.capture.handshakes import handshake_reply
+from inspector.capture.handshakes import answer_handshake, might_be_handshake
 from inspector.capture.request import capture_request
 from inspector.delivery import outbound
-from inspector.signing import providers
 from inspector.signing.analysis import secret_values
 
 log = logging.getLogger(__name__)
@@ -76,14 +75,19 @@ def capture(environ: dict, bin_id: str) -> Response:
         target = capture_store.capture_target(bin_id)
         if target is None:
             return _no_bin(bin_id)
-        detection, reply = _handshake(target, captured)
+        detection, reply = answer_handshake(
+            captured,
+            enabled=target.handshakes,
+            # Only a handshake answered with a secret (Zoom's) decrypts the bin's secrets.
+            load_secrets=lambda: secret_values(store.list_secrets(target.bin_id), current_app.config["SECRET_KEY"]),
+        )
     stored = capture_store.store_capture(
         bin_id,
         captured,
         # A capture that already went through a Hookloupe is never forwarded again (no loops).
         forward=not outbound.incoming_hop(captured.headers),
         detection=detection,
-        handshake=f"answered the {detection.name} endpoint-verification handshake" if reply else None,
+        handshake=f"answered the {detection.name} endpoint-verification handshake" if reply and detection else None,
     )
     if stored is None:
         return _no_bin(bin_id)
@@ -103,34 +107,6 @@ def capture(environ: dict, bin_id: str) -> Response:
 
 def _no_bin(bin_id: str) -> Response:
     return json_answer(404, {"error": f"no bin named {bin_id!r}"})
-
-
-# Providers whose endpoint verification Hookloupe answers (see handshakes.py).
-_HANDSHAKE_PROVIDERS = {"slack", "zoom", "meta", "microsoft-graph", "twitch"}
-
-
-def might_be_handshake(captured) -> bool:
-    """A cheap test that rules out almost every capture before detection runs."""
-    query = captured.query_string
-    return (
-        "validationToken=" in query
-        or "hub.mode=" in query
-        or captured.header("Twitch-Eventsub-Message-Type") is not None
-        or b"url_verification" in captured.body
-        or b"endpoint.url_validation" in captured.body
-    )
-
-
-def _handshake(target, captured):
-    """(detection, reply): the reply is None unless the bin answers handshakes and this is
-    one. Secrets are only decrypted for a provider that needs one (Zoom)."""
-    detection = providers.detect(captured)
-    if not target.handshakes or detection is None or detection.provider_id not in _HANDSHAKE_PROVIDERS:
-        return detection, None
-    secrets = []
-    if detection.provider_id == "zoom":
-        secrets = secret_values(store.list_secrets(target.bin_id), current_app.config["SECRET_KEY"])
-    return detection, handshake_reply(captured, detection, secrets)
 
 
 def _reply_response(reply) -> Response:

@@ -1,6 +1,6 @@
 """Entries for developer and workplace tools: code hosting, issue trackers, files, forms."""
 
-from inspector.signing.providers.model import BodyArrayOf, BodyKeys, BodyValue, HasHeader, HasQuery, Provider
+from inspector.signing.providers.model import BodyArrayOf, BodyKeys, BodyValue, Handshake, HasHeader, HasQuery, Provider
 from inspector.signing.schemes import BodyField, Fields, Header, Hmac, Token, standard_webhooks
 
 GITHUB = Provider(
@@ -319,6 +319,13 @@ ZOOM = Provider(
     event=("body:event",),
     delivery_id=("header:x-zm-trackingid",),
     secret="the app's Secret Token",
+    handshake=Handshake(
+        probe_body=b"endpoint.url_validation",
+        method="POST",
+        when=(BodyValue("event", equals="endpoint.url_validation"),),
+        challenge="body:payload.plainToken",
+        answer="hmac",
+    ),
 )
 
 MICROSOFT_GRAPH = Provider(
@@ -331,6 +338,7 @@ MICROSOFT_GRAPH = Provider(
     event=("body:value.0.changeType",),
     delivery_id=("body:value.0.subscriptionId",),
     secret="the clientState you set on the subscription",
+    handshake=Handshake(probe_query="validationToken=", challenge="query:validationToken"),
 )
 
 OKTA = Provider(

@@ -1,6 +1,6 @@
 """Entries for messaging, email and social platforms: Slack, Twilio, SendGrid, Meta and others."""
 
-from inspector.signing.providers.model import BodyArrayOf, BodyKeys, BodyValue, HasHeader, HasQuery, Provider
+from inspector.signing.providers.model import BodyArrayOf, BodyKeys, BodyValue, Handshake, HasHeader, HasQuery, Provider
 from inspector.signing.schemes import BodyField, Ecdsa, Ed25519, Header, Hmac, Token
 
 SLACK = Provider(
@@ -25,6 +25,13 @@ SLACK = Provider(
     delivery_id=("body:event_id", "body:trigger_id"),
     known="official vector",
     secret="the app's signing secret",
+    handshake=Handshake(
+        probe_body=b"url_verification",
+        method="POST",
+        when=(BodyValue("type", equals="url_verification"),),
+        challenge="body:challenge",
+        answer="json",
+    ),
 )
 
 TWILIO = Provider(
@@ -175,6 +182,12 @@ META = Provider(
     event=("body:object+body:entry.0.changes.0.field", "body:object"),
     delivery_id=("body:entry.0.id",),
     secret="the App Secret",
+    handshake=Handshake(
+        probe_query="hub.mode=subscribe",
+        method="GET",
+        when=(HasQuery("hub.mode", "subscribe"),),
+        challenge="query:hub.challenge",
+    ),
 )
 
 TWITCH = Provider(
@@ -196,6 +209,11 @@ TWITCH = Provider(
     event=("header:Twitch-Eventsub-Subscription-Type", "header:Twitch-Eventsub-Message-Type"),
     delivery_id=("header:Twitch-Eventsub-Message-Id",),
     secret="the secret passed when subscribing",
+    handshake=Handshake(
+        probe_header=("Twitch-Eventsub-Message-Type", "webhook_callback_verification"),
+        method="POST",
+        challenge="body:challenge",
+    ),
 )
 
 SEGMENT = Provider(

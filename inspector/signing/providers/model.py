@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from inspector.signing.schemes import Message, Scheme
+
+if TYPE_CHECKING:
+    from inspector.capture.request import CapturedRequest
 
 KNOWN = ("official vector", "SDK oracle", "docs only", "inferred")
 
@@ -163,6 +166,56 @@ class BodyArrayOf:
 Signal = HasHeader | HasQuery | BodyKeys | BodyValue | BodyArrayOf
 Rule = tuple[Signal, ...]
 
+HANDSHAKE_ANSWERS = ("text", "json", "hmac")
+
+
+@dataclass(frozen=True)
+class Handshake:
+    """The endpoint-verification request a provider sends before it delivers anything, as
+    data; `inspector.capture.handshakes` builds the answer.
+
+    Exactly one probe is set. It runs on every capture before anything parses it, so it is a
+    single cheap test, and it must hold for every real handshake: `probe_query` (the raw query
+    string contains it), `probe_header` (`(name, value)`: the header's first value is exactly
+    `value`) or `probe_body` (the raw body contains these bytes). A capture whose probe holds
+    is the handshake when its method is `method` (None: any) and every signal in `when` holds.
+    `challenge` is the value to give back, `query:name` or `body:dotted.path` (JSON bodies
+    only). `answer` is how: `text` (the challenge as text/plain), `json` (`{"challenge": …}`)
+    or `hmac` (Zoom's `{"plainToken": …, "encryptedToken": HMAC-SHA256 hex of it keyed with
+    the bin's secret}`, the only answer that needs a secret).
+    """
+
+    challenge: str
+    answer: Literal["text", "json", "hmac"] = "text"
+    probe_query: str | None = None
+    probe_header: tuple[str, str] | None = None
+    probe_body: bytes | None = None
+    method: str | None = None
+    when: Rule = ()
+
+    def __post_init__(self) -> None:
+        probes = [p for p in (self.probe_query, self.probe_header, self.probe_body) if p is not None]
+        if len(probes) != 1 or not probes[0]:  # an empty probe would hold for every capture
+            raise ValueError("a handshake has exactly one non-empty probe")
+        if self.answer not in HANDSHAKE_ANSWERS:
+            raise ValueError(f"a handshake answer is one of {HANDSHAKE_ANSWERS}")
+        if not self.challenge.startswith(("query:", "body:")):
+            raise ValueError("a handshake challenge is `query:name` or `body:path`")
+
+    @property
+    def needs_secret(self) -> bool:
+        """True when the answer is keyed with one of the bin's secrets (load them only then)."""
+        return self.answer == "hmac"
+
+    def probe(self, captured: CapturedRequest) -> bool:
+        """True when `captured` may be this handshake: one substring or header test, no parsing."""
+        if self.probe_query is not None:
+            return self.probe_query in captured.query_string
+        if self.probe_body is not None:
+            return self.probe_body in captured.body
+        name, value = self.probe_header or ("", "")
+        return captured.header(name) == value
+
 
 @dataclass(frozen=True)
 class Provider:
@@ -174,6 +227,7 @@ class Provider:
     strongest holding rule wins. `generic` entries (Standard Webhooks, Svix) only win when no
     specific provider matches. `event`/`delivery_id` are sources tried in order:
     `header:Name`, `body:dotted.path`, `query:name`, or several joined with `+` (joined by ".").
+    `handshake` is the endpoint-verification request the provider sends, when it has one.
     """
 
     id: str
@@ -188,6 +242,7 @@ class Provider:
     warnings: tuple[str, ...] = ()
     unsigned: str = ""
     generic: bool = False
+    handshake: Handshake | None = None
 
     def __post_init__(self):
         if self.known not in KNOWN:
