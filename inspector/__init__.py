@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import secrets
 import time
@@ -10,7 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask
-from sqlalchemy import text
 
 from inspector import config as default_config
 from inspector.db import db, engine_options
@@ -52,7 +50,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(url)
     db.init_app(app)
     with app.app_context():
-        _create_tables(app.instance_path)
+        _upgrade_schema(app.instance_path)
 
     from inspector.stream import StreamSlots
     from inspector.views import api, capture, pages, replay, security
@@ -61,6 +59,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     # The capture clock is a seam: tests replay signed vectors as of their own time.
     app.extensions["hookloupe.clock"] = lambda: datetime.now(UTC)
     app.extensions["hookloupe.stream_slots"] = StreamSlots(int(app.config["STREAM_MAX_PER_WORKER"]))
+
+    from inspector.analyser import Analyser
+
+    analyser = Analyser(app, str(app.config["ANALYSER"]), sweep_s=float(app.config["ANALYSER_SWEEP_S"]))
+    app.extensions["hookloupe.analyser"] = analyser
+    analyser.start()
 
     capture.init_app(app)
     app.register_blueprint(api.bp)
@@ -109,20 +113,10 @@ def _instance_secret_key(instance_path: str) -> str:
     return key
 
 
-def _create_tables(instance_path: str) -> None:
-    """Create missing tables, one process at a time: workers start together, and two
-    CREATE TABLEs racing would fail. PostgreSQL serializes on an advisory lock held by the
-    DDL transaction; SQLite on a file lock beside the instance."""
-    from inspector import models  # noqa: F401  (registers the tables)
+def _upgrade_schema(instance_path: str) -> None:
+    """Bring the database to the head revision: create an empty one, upgrade an older one
+    (inspector/migrate.py). Workers start together, so one process at a time does it, under
+    a PostgreSQL advisory lock or, for SQLite, a file lock beside the instance."""
+    from inspector import migrate
 
-    if db.engine.dialect.name == "postgresql":
-        with db.engine.begin() as conn:
-            conn.execute(text("SELECT pg_advisory_xact_lock(72431)"))
-            db.metadata.create_all(conn)
-        return
-    with open(os.path.join(instance_path, "schema.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            db.create_all()
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    migrate.upgrade(db.engine, lock_path=os.path.join(instance_path, "schema.lock"))

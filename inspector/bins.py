@@ -7,12 +7,15 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from inspector.signing import providers
+
 CUSTOM_NAME = re.compile(r"[a-z0-9][a-z0-9-]{2,62}")
 # Names that would read as part of the product rather than a user's bin.
 RESERVED_NAMES = {"api", "static", "healthz", "bins", "new", "admin"}
 MAX_DELAY_MS = 30_000
 MAX_REQUESTS_CEILING = 100_000
 MAX_RESPONSE_BODY = 1024 * 1024
+MAX_SECRET_CHARS = 4096
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # Headers that describe framing or the connection; a bin may not set them.
 _FRAMING_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "trailer"}
@@ -138,3 +141,15 @@ def parse_public_base(value: object) -> str | None:
     if not isinstance(value, str) or not is_http_url(value):
         raise InvalidInput("public_base_url must be an absolute http(s) URL or null")
     return value.rstrip("/")
+
+
+def parse_secret(data: dict) -> tuple[str, str, str | None]:
+    """Validate `{label, value, provider?}`; return (label, value, provider)."""
+    label, value, provider = data.get("label"), data.get("value"), data.get("provider")
+    if not isinstance(label, str) or not 1 <= len(label.strip()) <= 100:
+        raise InvalidInput("label must be a string of 1 to 100 characters")
+    if not isinstance(value, str) or not value or len(value) > MAX_SECRET_CHARS:
+        raise InvalidInput(f"value must be a non-empty string of at most {MAX_SECRET_CHARS} characters")
+    if provider is not None and (not isinstance(provider, str) or providers.get(provider) is None):
+        raise InvalidInput("provider must be null or a known provider id (see docs/providers.md)")
+    return label.strip(), value, provider

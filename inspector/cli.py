@@ -1,4 +1,4 @@
-"""The `hookloupe` command: serve (gunicorn), listen (relay to localhost), send (signed samples)."""
+"""The `hookloupe` command: serve (gunicorn), listen (relay to localhost), send (signed samples), db (migrations)."""
 
 from __future__ import annotations
 
@@ -118,6 +118,44 @@ def send(args: argparse.Namespace) -> int:
     return 0 if response.is_success else 1
 
 
+def database(args: argparse.Namespace) -> int:
+    """`db upgrade|current|history` on the database the server would use: HOOKLOUPE_DATABASE_URL,
+    else SQLite in the instance folder (HOOKLOUPE_INSTANCE_PATH, default ./instance)."""
+    from sqlalchemy import create_engine, make_url
+
+    from inspector import database_url, migrate
+    from inspector.db import engine_options
+
+    if args.action == "history":
+        for revision in migrate.history():
+            head = " (head)" if revision.is_head else ""
+            print(f"{revision.down or '<base>'} -> {revision.id}{head}, {revision.message}")
+        return 0
+    instance_path = os.path.abspath(os.environ.get("HOOKLOUPE_INSTANCE_PATH", "instance"))
+    url = database_url(os.environ.get("HOOKLOUPE_DATABASE_URL"), instance_path)
+    sqlite_file = make_url(url).database if url.startswith("sqlite") else None
+    if args.action == "current" and sqlite_file and not os.path.exists(sqlite_file):
+        print(f"none (no database at {sqlite_file})")  # and `current` does not create one
+        return 0
+    os.makedirs(instance_path, exist_ok=True)
+    engine = create_engine(url, **engine_options(url))
+    try:
+        if args.action == "upgrade":
+            print(migrate.upgrade(engine, lock_path=os.path.join(instance_path, "schema.lock")))
+        elif (at := migrate.current(engine)) is not None:
+            print(at)
+        elif migrate.is_unversioned(engine):
+            print(f"none (made by the first release, schema {migrate.FIRST_RELEASE}; run `hookloupe db upgrade`)")
+        else:
+            print("none (empty database)")
+    except Exception as error:  # any database error is reported in one line, not as a traceback
+        print(f"hookloupe db {args.action}: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hookloupe", description="Self-hosted webhook inspector.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -140,6 +178,15 @@ def build_parser() -> argparse.ArgumentParser:
     send_cmd.add_argument("--secret", required=True, help="the signing secret the receiver holds")
     send_cmd.add_argument("--event", help="event type (default: the sample's documented event)")
     send_cmd.set_defaults(func=send)
+
+    db_cmd = commands.add_parser("db", help="schema migrations of the server's database")
+    db_cmd.add_argument(
+        "action",
+        choices=["upgrade", "current", "history"],
+        help="upgrade: bring the database to the newest schema (safe to repeat); "
+        "current: print its revision id; history: list the revisions",
+    )
+    db_cmd.set_defaults(func=database)
     return parser
 
 

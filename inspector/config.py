@@ -35,3 +35,11 @@ STREAM_MAX_S = 300
 # At most this many event streams per worker process; beyond it a stream gets 503 + retry, so
 # open pages can never take every thread away from capture.
 STREAM_MAX_PER_WORKER = 24
+# How each capture is analysed after it is stored (provider, event, verdict): `background`
+# (a thread per process, off the response path), `inline` (before the capture is answered:
+# deterministic, for tests) or `off` (rows wait for a process that analyses).
+ANALYSER = "background"
+# An event stream holds a new capture back until it is analysed, at most this many seconds.
+ANALYSIS_WAIT_S = 1.0
+# Seconds between sweeps for rows no process analysed (stored before a restart, or elsewhere).
+ANALYSER_SWEEP_S = 2

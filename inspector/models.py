@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -19,12 +20,12 @@ class UTCDateTime(TypeDecorator):
 
     def process_bind_param(self, value, dialect):
         if value is not None and dialect.name == "sqlite":
-            return value.astimezone(timezone.utc).replace(tzinfo=None)
+            return value.astimezone(UTC).replace(tzinfo=None)
         return value
 
     def process_result_value(self, value, dialect):
         if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
+            return value.replace(tzinfo=UTC)
         return value
 
 
@@ -50,6 +51,9 @@ class Bin(db.Model):
     handshakes: Mapped[bool] = mapped_column(default=True)
     # The public base URL senders call (for URL-signing providers); None = BASE_URL.
     public_base_url: Mapped[str | None] = mapped_column(Text)
+    # Bumped whenever what a verdict depends on changes (secrets, public base URL): an analysis
+    # made under an older generation is stale and is not written (signing/analysis.py).
+    analysis_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class Capture(db.Model):
@@ -68,19 +72,35 @@ class Capture(db.Model):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     body_size: Mapped[int]
     body_truncated: Mapped[bool] = mapped_column(default=False)
-    # Detected at capture time (an index for filtering; the detail view detects afresh).
+    # The analysis (signing/analysis.py), written once right after the row is committed.
+    # provider_id, event and delivery_id never change once detected; `verdict` is None until the
+    # row is analysed, and again while it waits to be re-verified after its bin's secrets changed.
     provider_id: Mapped[str | None] = mapped_column(String(40))
     event: Mapped[str | None] = mapped_column(Text)
     delivery_id: Mapped[str | None] = mapped_column(Text)
-    # The signature status last judged with the bin's secrets; None = not judged since the
-    # secrets last changed.
     verdict: Mapped[str | None] = mapped_column(String(16))
+    # The rest of the verdict: {"scheme", "secret", "detail", "inferred", "warnings", "debug"}
+    # (secret = the matching secret's label, never its value); None while `verdict` is None.
+    signature: Mapped[dict | None] = mapped_column(JSON)
     # Set when Hookloupe answered a provider handshake instead of the bin's response.
     handshake: Mapped[str | None] = mapped_column(Text)
 
     # AUTOINCREMENT on SQLite: ids are never reused after deletes, because event streams and
     # `hookloupe listen` resume after the last id they saw.
-    __table_args__ = (Index("ix_captures_bin_id_id", "bin_id", "id"), {"sqlite_autoincrement": True})
+    __table_args__ = (
+        Index("ix_captures_bin_id_id", "bin_id", "id"),
+        # Counts and filters over analysed columns are index scans, newest first.
+        Index("ix_captures_bin_provider", "bin_id", "provider_id", "id"),
+        Index("ix_captures_bin_verdict", "bin_id", "verdict", "id"),
+        # The analysers' work list: rows not analysed (or awaiting re-verification).
+        Index(
+            "ix_captures_unanalysed",
+            "id",
+            sqlite_where=text("verdict IS NULL"),
+            postgresql_where=text("verdict IS NULL"),
+        ),
+        {"sqlite_autoincrement": True},
+    )
 
 
 class Secret(db.Model):
@@ -101,7 +121,7 @@ class Delivery(db.Model):
     """One attempt to send a capture to a target (a replay, or one try of an auto-forward)."""
 
     __tablename__ = "deliveries"
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__: ClassVar = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id", ondelete="CASCADE"), index=True)

@@ -8,7 +8,9 @@ from datetime import datetime
 from inspector.capture.request import query_pairs
 from inspector.models import Bin, Capture, Delivery
 from inspector.signing import providers
-from inspector.signing.verify import verification_to_json
+from inspector.signing.analysis import stored_verification
+from inspector.signing.verify import Verification, verification_to_json
+from inspector.store import BinStats
 
 
 def iso(moment: datetime) -> str:
@@ -47,7 +49,10 @@ def summary_json(row: Capture) -> dict:
         "content_type": row.content_type,
         "body_size": row.body_size,
         "provider": provider_json(row),
-        "signature": {"status": row.verdict or "none"},
+        # None (and analysed false) for the moments between the commit and the analysis, and
+        # while the bin's captures are verified again after its secrets changed.
+        "signature": {"status": row.verdict},
+        "analysed": row.verdict is not None,
     }
 
 
@@ -64,14 +69,9 @@ def provider_json(row: Capture) -> dict | None:
     }
 
 
-def request_json(row: Capture, verification=None) -> dict:
+def request_json(row: Capture, verification: Verification | None = None) -> dict:
     """The full Request shape: Summary plus headers, query pairs, address, body and the
-    full signature verdict (`verification`, a verdict.Verification)."""
-    signature = (
-        verification_to_json(verification)
-        if verification is not None
-        else {"status": "none", "scheme": None, "secret": None, "detail": "No provider detected."}
-    )
+    signature verdict: the stored one, or `verification` when given (e.g. "check now")."""
     return summary_json(row) | {
         "headers": [list(pair) for pair in row.headers],
         "query": [list(pair) for pair in query_pairs(row.query_string)],
@@ -79,8 +79,45 @@ def request_json(row: Capture, verification=None) -> dict:
         "body_base64": base64.b64encode(row.body).decode("ascii"),
         "body_truncated": row.body_truncated,
         "handshake": row.handshake,
-        "signature": signature,
+        "signature": verification_to_json(verification) if verification else stored_signature_json(row),
     }
+
+
+def stored_signature_json(row: Capture) -> dict:
+    """The row's stored verdict as the Request `signature`; while the row awaits analysis,
+    status None and a detail that says so."""
+    if row.verdict is None:
+        return {
+            "status": None,
+            "scheme": None,
+            "secret": None,
+            "detail": "Waiting for analysis.",
+            "inferred": False,
+            "warnings": [],
+            "debug": {},
+        }
+    return verification_to_json(stored_verification(row.verdict, row.signature))
+
+
+def stats_json(stats: BinStats, *, max_requests: int) -> dict:
+    """The DESIGN §4 stats shape."""
+    return {
+        "request_count": stats.request_count,
+        "max_requests": max_requests,
+        "unanalysed": stats.unanalysed,
+        "providers": [
+            {"id": provider_id, "name": _provider_name(provider_id), "count": count}
+            for provider_id, count in stats.providers
+        ],
+        "verdicts": stats.verdicts,
+    }
+
+
+def _provider_name(provider_id: str | None) -> str:
+    if provider_id is None:
+        return "no provider"
+    entry = providers.get(provider_id)
+    return entry.name if entry else provider_id
 
 
 def secret_json(row) -> dict:

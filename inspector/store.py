@@ -6,15 +6,21 @@ None (or False) when it is missing; none of them raises for a missing row.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 
-from sqlalchemy import LargeBinary, bindparam, delete, func, or_, select, text, update
+from flask import current_app
+from sqlalchemy import LargeBinary, and_, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 
 from inspector.bins import ResponseSettings
 from inspector.db import db
 from inspector.models import Bin, Capture, Delivery, ForwardJob, Secret
+
+# Lists and streams show summaries: the body and the verdict's detail stay in the database.
+_SUMMARY_ONLY = (defer(Capture.body), defer(Capture.signature))
 
 
 class BinExistsError(Exception):
@@ -38,34 +44,48 @@ def get_bin(bin_id: str) -> Bin | None:
     return db.session.get(Bin, bin_id)
 
 
+class Keep(Enum):
+    """The value of a `save_bin_settings` argument that leaves that setting as it is."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+
+
 def save_bin_settings(
     bin_: Bin,
     *,
-    response: ResponseSettings | None = None,
-    forward: tuple[str, bool] | bool | None = False,
-    max_requests: int | None = None,
-    handshakes: bool | None = None,
-    public_base_url: str | bool | None = False,
+    response: ResponseSettings | Keep = KEEP,
+    forward: tuple[str, bool] | Keep | None = KEEP,
+    max_requests: int | Keep = KEEP,
+    handshakes: bool | Keep = KEEP,
+    public_base_url: str | Keep | None = KEEP,
 ) -> Bin:
-    """Apply the given settings (None / False = leave unchanged; forward=None and
-    public_base_url=None clear them)."""
-    if response is not None:
+    """Apply the settings given (KEEP, the default, leaves one unchanged; `forward=None` and
+    `public_base_url=None` clear those). A new public base URL re-verifies the bin's captures
+    (URL-signing providers sign it)."""
+    if not isinstance(response, Keep):
         bin_.response_status = response.status
         bin_.response_headers = [list(pair) for pair in response.headers] or None
         bin_.response_body = response.body
         bin_.response_delay_ms = response.delay_ms
     if forward is None:
         bin_.forward_url, bin_.forward_enabled = None, False
-    elif forward is not False:
+    elif not isinstance(forward, Keep):
         bin_.forward_url, bin_.forward_enabled = forward
-    if max_requests is not None:
+    if not isinstance(max_requests, Keep):
         bin_.max_requests = max_requests
-    if handshakes is not None:
+    if not isinstance(handshakes, Keep):
         bin_.handshakes = handshakes
-    if public_base_url is not False:
+    reverify = not isinstance(public_base_url, Keep) and public_base_url != bin_.public_base_url
+    if not isinstance(public_base_url, Keep):
         bin_.public_base_url = public_base_url
-        _reset_verdicts(bin_.id)
+    if reverify:
+        _clear_verdicts(bin_.id)
     db.session.commit()
+    if reverify:
+        _wake_analyser(bin_.id)
     return bin_
 
 
@@ -104,9 +124,13 @@ def list_captures(
     for text fields) in method, path, query string, content type, remote address and body;
     `provider` (an id, or "none"), `event` and `verdict` filter exactly.
     """
-    query = select(Capture).options(defer(Capture.body)).where(Capture.bin_id == bin_id)
+    query = select(Capture).options(*_SUMMARY_ONLY).where(Capture.bin_id == bin_id)
     if provider:
-        query = query.where(Capture.provider_id.is_(None) if provider == "none" else Capture.provider_id == provider)
+        query = query.where(
+            and_(Capture.provider_id.is_(None), Capture.verdict.is_not(None))
+            if provider == "none"
+            else Capture.provider_id == provider
+        )
     if event:
         query = query.where(Capture.event == event)
     if verdict:
@@ -140,7 +164,7 @@ def captures_since(bin_id: str, after_id: int, limit: int = 100) -> list[Capture
     """Captures with id > after_id, oldest first (for event streams), bodies not loaded."""
     query = (
         select(Capture)
-        .options(defer(Capture.body))
+        .options(*_SUMMARY_ONLY)
         .where(Capture.bin_id == bin_id, Capture.id > after_id)
         .order_by(Capture.id)
         .limit(limit)
@@ -148,11 +172,18 @@ def captures_since(bin_id: str, after_id: int, limit: int = 100) -> list[Capture
     return list(db.session.scalars(query))
 
 
+def captures_by_ids(bin_id: str, ids: set[int] | list[int]) -> list[Capture]:
+    """Those of `ids` that are captures of the bin (missing ones are left out), oldest
+    first, bodies not loaded."""
+    query = select(Capture).options(*_SUMMARY_ONLY).where(Capture.bin_id == bin_id, Capture.id.in_(list(ids)))
+    return list(db.session.scalars(query.order_by(Capture.id)))
+
+
 def recent_captures(bin_id: str, since: datetime, limit: int = 100) -> list[Capture]:
     """Captures received at or after `since`, oldest id first, bodies not loaded."""
     query = (
         select(Capture)
-        .options(defer(Capture.body))
+        .options(*_SUMMARY_ONLY)
         .where(Capture.bin_id == bin_id, Capture.received_at >= since)
         .order_by(Capture.id)
         .limit(limit)
@@ -293,11 +324,13 @@ def pending_forward_jobs() -> int:
 
 
 def add_secret(bin_id: str, *, label: str, provider: str | None, ciphertext: bytes, hint: str, now: datetime) -> Secret:
-    """Store an (already encrypted) secret; every capture of the bin is judged again."""
+    """Store an (already encrypted) secret; the bin's captures are verified again in the
+    background (their verdicts read as unanalysed until then)."""
     row = Secret(bin_id=bin_id, label=label, provider=provider, ciphertext=ciphertext, hint=hint, created_at=now)
     db.session.add(row)
-    _reset_verdicts(bin_id)
+    _clear_verdicts(bin_id)
     db.session.commit()
+    _wake_analyser(bin_id)
     return row
 
 
@@ -307,57 +340,63 @@ def list_secrets(bin_id: str) -> list[Secret]:
 
 
 def delete_secret(bin_id: str, secret_id: int) -> bool:
-    """Delete one secret and re-judge the bin's captures; False when it is not in that bin."""
+    """Delete one secret and verify the bin's captures again in the background; False when
+    it is not in that bin."""
     deleted = db.session.execute(delete(Secret).where(Secret.bin_id == bin_id, Secret.id == secret_id)).rowcount
     if deleted:
-        _reset_verdicts(bin_id)
+        _clear_verdicts(bin_id)
     db.session.commit()
+    if deleted:
+        _wake_analyser(bin_id)
     return deleted > 0
 
 
-def reset_verdicts(bin_id: str) -> None:
-    """Forget cached verdicts of the bin (its secrets or public URL changed)."""
-    _reset_verdicts(bin_id)
-    db.session.commit()
-
-
-def _reset_verdicts(bin_id: str) -> None:
-    """Captures from no known provider stay "none" whatever the secrets."""
+def _clear_verdicts(bin_id: str) -> None:
+    """Mark the bin's verdicts stale: bump its analysis generation (an analysis still running
+    with the old secrets is then not written) and clear the verdict of every capture whose
+    provider signs. Captures from no known provider stay "none" whatever the secrets. The bin
+    row is updated first: the analyser locks bins before captures, so neither waits on the other."""
+    db.session.execute(update(Bin).where(Bin.id == bin_id).values(analysis_generation=Bin.analysis_generation + 1))
     db.session.execute(
-        update(Capture).where(Capture.bin_id == bin_id, Capture.provider_id.is_not(None)).values(verdict=None)
+        update(Capture)
+        .where(Capture.bin_id == bin_id, Capture.provider_id.is_not(None))
+        .values(verdict=None, signature=None)
     )
 
 
-def unjudged_captures(bin_id: str, limit: int = 200) -> list[Capture]:
-    """Captures whose verdict is not cached yet, with bodies, oldest first."""
-    query = select(Capture).where(Capture.bin_id == bin_id, Capture.verdict.is_(None)).order_by(Capture.id).limit(limit)
-    return list(db.session.scalars(query))
+def _wake_analyser(bin_id: str) -> None:
+    current_app.extensions["hookloupe.analyser"].wake(bin_id)
 
 
-def save_verdicts(statuses: dict[int, str]) -> None:
-    """Cache verdict statuses by capture id."""
-    for capture_id, status in statuses.items():
-        db.session.execute(update(Capture).where(Capture.id == capture_id).values(verdict=status))
-    db.session.commit()
+@dataclass(frozen=True)
+class BinStats:
+    """Counts over a bin's captures from one query (DESIGN §4 stats): `providers` counts
+    captures whose sender was detected (None = no known provider), most frequent first;
+    `verdicts` counts verified captures by status; `unanalysed` are waiting for the analyser."""
+
+    request_count: int
+    unanalysed: int
+    providers: list[tuple[str | None, int]]
+    verdicts: dict[str, int]
 
 
-def save_analysis(results: dict[int, tuple]) -> None:
-    """Cache (provider_id, event, delivery_id, verdict) by capture id."""
-    for capture_id, (provider_id, event, delivery_id, verdict) in results.items():
-        db.session.execute(
-            update(Capture)
-            .where(Capture.id == capture_id)
-            .values(provider_id=provider_id, event=event, delivery_id=delivery_id, verdict=verdict)
-        )
-    db.session.commit()
-
-
-def provider_counts(bin_id: str) -> list[tuple[str | None, int]]:
-    """(provider id or None, count) for the bin's captures, most frequent first."""
+def bin_stats(bin_id: str) -> BinStats:
+    """The bin's counts (all zero for an unknown bin)."""
     rows = db.session.execute(
-        select(Capture.provider_id, func.count())
+        select(Capture.provider_id, Capture.verdict, func.count())
         .where(Capture.bin_id == bin_id)
-        .group_by(Capture.provider_id)
-        .order_by(func.count().desc())
+        .group_by(Capture.provider_id, Capture.verdict)
     ).all()
-    return [(provider, count) for provider, count in rows]
+    providers: dict[str | None, int] = {}
+    verdicts: dict[str, int] = {}
+    total = unanalysed = 0
+    for provider_id, verdict, count in rows:
+        total += count
+        if verdict is None:
+            unanalysed += count
+        else:
+            verdicts[verdict] = verdicts.get(verdict, 0) + count
+        if provider_id is not None or verdict is not None:  # detected (a fresh row is neither)
+            providers[provider_id] = providers.get(provider_id, 0) + count
+    ranked = sorted(providers.items(), key=lambda item: (-item[1], item[0] or ""))
+    return BinStats(total, unanalysed, ranked, verdicts)

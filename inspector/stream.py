@@ -20,6 +20,8 @@ from inspector.models import Capture
 
 # How long after its arrival a capture may still commit below the cursor (PostgreSQL).
 LATE_COMMIT_WINDOW = timedelta(seconds=5)
+# A page follows at most this many rows sent before their analysis, for their `update`.
+MAX_AWAITED = 200
 
 
 def sse_message(data: str, *, event: str | None = None, event_id: int | None = None) -> str:
@@ -45,41 +47,56 @@ def capture_events(
     app: Flask,
     bin_id: str,
     last_id: int,
-    render: Callable[[Capture], str],
+    render: Callable[[Capture], str | None],
     *,
     event: str = "request",
+    render_update: Callable[[Capture], str | None] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[str]:
     """Yield SSE text: every capture of `bin_id` with id > `last_id`, in id order, as
     `render(row)` (a row rendered as None is skipped); a comment as heartbeat; ends when the
-    bin is deleted or after STREAM_MAX_S."""
+    bin is deleted or after STREAM_MAX_S. Reads only.
+
+    A capture is sent once it is analysed, or once it has waited ANALYSIS_WAIT_S for it (then
+    as it stands); later captures wait behind it, so order holds. With `render_update`, a
+    capture sent before its analysis is sent again, rendered by it as event `update` without
+    an id, once analysed."""
     poll = float(app.config["STREAM_POLL_S"])
     heartbeat = float(app.config["STREAM_HEARTBEAT_S"])
+    wait_for_analysis = timedelta(seconds=float(app.config["ANALYSIS_WAIT_S"]))
     started = last_beat = clock()
     yield "retry: 1000\n\n"
     lookback = app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
     with app.app_context():
         seen = set() if not lookback else {row.id for row in _recent(bin_id)}
+    unanalysed_sent: set[int] = set()
     while clock() - started < float(app.config["STREAM_MAX_S"]):
         with app.app_context():
             rows = store.captures_since(bin_id, last_id)
             if lookback:
                 late = [row for row in _recent(bin_id) if row.id < last_id and row.id not in seen]
                 rows = sorted(late + rows, key=lambda row: row.id)
-            # Ids are read first: render() may commit (judging a verdict), which expires the rows.
-            ids = [row.id for row in rows]
-            # render() may answer None to leave a row out (a page stream with filters).
-            rendered = [(row_id, render(row)) for row_id, row in zip(ids, rows, strict=False)]
+            rows = _ready(rows, datetime.now(UTC) - wait_for_analysis)
             messages = [
-                sse_message(text, event=event, event_id=row_id) for row_id, text in rendered if text is not None
+                sse_message(text, event=event, event_id=row.id) for row in rows if (text := render(row)) is not None
             ]
+            if render_update and unanalysed_sent:
+                analysed = [row for row in store.captures_by_ids(bin_id, unanalysed_sent) if row.verdict is not None]
+                messages += [
+                    sse_message(text, event="update") for row in analysed if (text := render_update(row)) is not None
+                ]
+                unanalysed_sent -= {row.id for row in analysed}
+            if render_update:
+                unanalysed_sent |= {row.id for row in rows if row.verdict is None}
+                if len(unanalysed_sent) > MAX_AWAITED:
+                    unanalysed_sent = set(sorted(unanalysed_sent)[-MAX_AWAITED:])
             if clock() - last_beat >= heartbeat and store.get_bin(bin_id) is None:
                 yield sse_message("bin deleted", event="bin_deleted")
                 return
-        for row_id in ids:
-            seen.add(row_id)
-            last_id = max(last_id, row_id)
+        for row in rows:
+            seen.add(row.id)
+            last_id = max(last_id, row.id)
         if messages:
             yield "".join(messages)
             last_beat = clock()
@@ -87,6 +104,16 @@ def capture_events(
             yield ": keep-alive\n\n"
             last_beat = clock()
         sleep(poll)
+
+
+def _ready(rows: list[Capture], waited_since: datetime) -> list[Capture]:
+    """The leading rows (in id order) that are analysed or arrived before `waited_since`."""
+    ready = []
+    for row in rows:
+        if row.verdict is None and row.received_at > waited_since:
+            break
+        ready.append(row)
+    return ready
 
 
 def _recent(bin_id: str) -> list[Capture]:

@@ -51,8 +51,15 @@ def backend(request):
 @pytest.fixture
 def app(backend, tmp_path, monkeypatch):
     monkeypatch.setenv("HOOKLOUPE_INSTANCE_PATH", str(tmp_path / "instance"))
+    # Inline analysis: each capture is analysed before the test client gets its answer, so
+    # tests read final verdicts without waiting. The background analyser has its own tests.
     app = create_app(
-        {"TESTING": True, "DATABASE_URL": database_for(backend, tmp_path), "SECRET_KEY": "test-secret-key"}
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_for(backend, tmp_path),
+            "SECRET_KEY": "test-secret-key",
+            "ANALYSER": "inline",
+        }
     )
     yield app
     with app.app_context():

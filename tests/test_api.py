@@ -279,6 +279,7 @@ def test_summary_has_the_contract_fields(client, bin_id):
         "body_size",
         "provider",
         "signature",
+        "analysed",
     }
     assert (summary["path"], summary["query_string"], summary["body_size"]) == ("/x", "y=1", 3)
 

@@ -300,7 +300,7 @@ def test_secret_verdict_debugger_and_replay_flow(page, live_server):
     expect(page.locator("#secrets")).to_contain_text("Saved secret")
     expect(page.locator("#secrets .secret-list")).to_contain_text("github prod")
     assert secret not in page.content()
-    # Adding a secret re-judges every capture: the page reloads its list (and re-makes its stream).
+    # Adding a secret verifies every capture again: the page reloads its list (and re-makes its stream).
     expect(page.locator(f"#req-{early_id} .verdict")).to_have_text("valid")
     expect(page.locator("#live-status")).to_have_text("live")
 

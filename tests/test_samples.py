@@ -8,7 +8,7 @@ import pytest
 from inspector.capture.request import CapturedRequest
 from inspector.signing import samples
 from inspector.signing.providers import detect
-from inspector.signing.verify import SecretValue, judge
+from inspector.signing.verify import SecretValue, verify_signature
 
 AT = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 URL = "https://hooks.example.com/h/bin1/in?x=1"
@@ -57,7 +57,7 @@ def test_sample_is_detected_and_valid(provider_id):
     sample = samples.build_sample(provider_id, secret=secret, at=AT, url=URL)
     capture = as_capture(sample, AT + timedelta(seconds=1))
     assert detect(capture).provider_id == provider_id
-    v = judge(capture, [SecretValue(1, "cli", None, secret)], public_url=URL)
+    v = verify_signature(capture, [SecretValue(1, "cli", None, secret)], public_url=URL)
     assert v.status == "valid", v.detail
 
 

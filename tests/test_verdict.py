@@ -10,7 +10,7 @@ import pytest
 
 from inspector.capture.request import CapturedRequest
 from inspector.signing import providers, samples
-from inspector.signing.verify import STATUSES, SecretValue, Verification, judge, verification_to_json
+from inspector.signing.verify import STATUSES, SecretValue, Verification, verification_to_json, verify_signature
 
 VECTORS = Path(__file__).parent / "vectors"
 AT = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -53,7 +53,7 @@ def test_vector_gets_expected_status(provider_id, case):
     at = datetime.fromisoformat(case["received_at"].replace("Z", "+00:00"))
     capture = make_capture(case["headers"], body, case["method"], urlsplit(case["url"]).query, at)
     secrets = [secret(case["secret"])] if case["secret"] else []
-    v = judge(capture, secrets, public_url=case["url"])
+    v = verify_signature(capture, secrets, public_url=case["url"])
     assert v.status == case["expected"]["status"], v.detail
     assert v.detail.endswith(".") and "\n" not in v.detail
     if "inferred" in case["expected"]:
@@ -62,7 +62,7 @@ def test_vector_gets_expected_status(provider_id, case):
         assert v.debug["matched_index"] == case["expected_index"]
     if v.status == "valid":
         assert v.secret == "main"
-        wrong = judge(capture, [secret(case["secret"] + "x")], public_url=case["url"])
+        wrong = verify_signature(capture, [secret(case["secret"] + "x")], public_url=case["url"])
         assert wrong.status in ("invalid",), wrong.detail
 
 
@@ -77,49 +77,49 @@ GH_SECRET = "It's a Secret to Everybody"
 
 
 def test_valid_names_label_never_value():
-    v = judge(github(), [secret("nope", "old", id=1), secret(GH_SECRET, "prod", id=2)], public_url=URL)
+    v = verify_signature(github(), [secret("nope", "old", id=1), secret(GH_SECRET, "prod", id=2)], public_url=URL)
     assert (v.status, v.secret) == ("valid", "prod")
     assert GH_SECRET not in json.dumps(verification_to_json(v))
 
 
 def test_none_when_no_provider():
-    v = judge(make_capture([], b"{}"), [secret("x")], public_url=URL)
+    v = verify_signature(make_capture([], b"{}"), [secret("x")], public_url=URL)
     assert v.status == "none" and v.scheme is None
 
 
 def test_unsigned_when_signature_header_missing():
-    v = judge(github(sig=None), [secret(GH_SECRET)], public_url=URL)
+    v = verify_signature(github(sig=None), [secret(GH_SECRET)], public_url=URL)
     assert v.status == "unsigned" and "X-Hub-Signature-256" in v.detail
 
 
 def test_no_secret_when_bin_has_none():
-    assert judge(github(), [], public_url=URL).status == "no_secret"
+    assert verify_signature(github(), [], public_url=URL).status == "no_secret"
 
 
 def test_secret_scoped_to_other_provider_is_skipped():
-    v = judge(github(), [secret(GH_SECRET, provider="stripe")], public_url=URL)
+    v = verify_signature(github(), [secret(GH_SECRET, provider="stripe")], public_url=URL)
     assert v.status == "no_secret"
 
 
 def test_secret_scoped_to_this_provider_is_used():
-    assert judge(github(), [secret(GH_SECRET, provider="github")], public_url=URL).status == "valid"
+    assert verify_signature(github(), [secret(GH_SECRET, provider="github")], public_url=URL).status == "valid"
 
 
 def test_tampered_body_is_invalid():
-    v = judge(github(body=b"Hello, World?"), [secret(GH_SECRET)], public_url=URL)
+    v = verify_signature(github(body=b"Hello, World?"), [secret(GH_SECRET)], public_url=URL)
     assert v.status == "invalid" and "wrong secret or the body changed" in v.detail
     assert v.debug["expected"] and v.debug["received"] and v.debug["signed_preview"] == "Hello, World?"
 
 
 def test_malformed_header_is_invalid_and_says_so():
     c = make_capture([("X-GitHub-Event", "ping"), ("X-Hub-Signature-256", "757107ea")], b"x")
-    v = judge(c, [secret(GH_SECRET)], public_url=URL)
+    v = verify_signature(c, [secret(GH_SECRET)], public_url=URL)
     assert v.status == "invalid" and "sha256=" in v.detail
 
 
 def test_truncated_body_is_unverifiable():
     c = make_capture([("X-GitHub-Event", "ping"), ("X-Hub-Signature-256", "sha256=" + "a" * 64)], b"x", truncated=True)
-    assert judge(c, [secret(GH_SECRET)], public_url=URL).status == "unverifiable"
+    assert verify_signature(c, [secret(GH_SECRET)], public_url=URL).status == "unverifiable"
 
 
 def test_diagnosis_base64_instead_of_hex():
@@ -127,7 +127,7 @@ def test_diagnosis_base64_instead_of_hex():
     import hmac
 
     sig = base64.b64encode(hmac.new(GH_SECRET.encode(), b"Hello, World!", hashlib.sha256).digest()).decode()
-    v = judge(github(sig=sig), [secret(GH_SECRET)], public_url=URL)
+    v = verify_signature(github(sig=sig), [secret(GH_SECRET)], public_url=URL)
     assert v.status == "invalid"
     assert v.detail.startswith("The signature matches HMAC-SHA256 in base64") and "in hex" in v.detail
 
@@ -137,11 +137,11 @@ def test_diagnosis_sha1_instead_of_sha256():
 
     sig = hmac.new(GH_SECRET.encode(), b"Hello, World!", "sha1").hexdigest()
     c = make_capture([("X-GitHub-Event", "ping"), ("X-Hub-Signature-256", "sha256=" + sig)], b"Hello, World!")
-    assert "HMAC-SHA1 in hex" in judge(c, [secret(GH_SECRET)], public_url=URL).detail
+    assert "HMAC-SHA1 in hex" in verify_signature(c, [secret(GH_SECRET)], public_url=URL).detail
 
 
 def test_diagnosis_trailing_newline():
-    v = judge(github(body=b"Hello, World!\n"), [secret(GH_SECRET)], public_url=URL)
+    v = verify_signature(github(body=b"Hello, World!\n"), [secret(GH_SECRET)], public_url=URL)
     assert "without its trailing newline" in v.detail
 
 
@@ -151,7 +151,7 @@ def test_diagnosis_reserialized_json():
     compact = b'{"a":1}'
     sig = hmac.new(b"k", compact, "sha256").hexdigest()
     c = make_capture([("X-GitHub-Event", "ping"), ("X-Hub-Signature-256", "sha256=" + sig)], b'{"a": 1}')
-    assert "re-serialized as compact JSON" in judge(c, [secret("k")], public_url=URL).detail
+    assert "re-serialized as compact JSON" in verify_signature(c, [secret("k")], public_url=URL).detail
 
 
 def test_diagnosis_key_base64_decoded():
@@ -160,27 +160,27 @@ def test_diagnosis_key_base64_decoded():
     key = base64.b64encode(b"raw-key-bytes").decode()
     sig = hmac.new(b"raw-key-bytes", b"body", "sha256").hexdigest()
     c = make_capture([("X-GitHub-Event", "ping"), ("X-Hub-Signature-256", "sha256=" + sig)], b"body")
-    assert "base64-decoded" in judge(c, [secret(key)], public_url=URL).detail
+    assert "base64-decoded" in verify_signature(c, [secret(key)], public_url=URL).detail
 
 
 def test_diagnosis_url_variant_for_url_signing():
     case = json.loads((VECTORS / "twilio.json").read_text())["vectors"][0]
     capture = make_capture(case["headers"], case["body"].encode(), query="foo=1&bar=2")
-    v = judge(capture, [secret("12345")], public_url="http://mycompany.com/myapp.php?foo=1&bar=2")
+    v = verify_signature(capture, [secret("12345")], public_url="http://mycompany.com/myapp.php?foo=1&bar=2")
     assert v.status == "invalid" and "http and https swapped" in v.detail
 
 
 def test_twilio_accepts_url_with_default_port():
     case = json.loads((VECTORS / "twilio.json").read_text())["vectors"][0]
     capture = make_capture(case["headers"], case["body"].encode())
-    v = judge(capture, [secret("12345")], public_url="https://mycompany.com:443/myapp.php?foo=1&bar=2")
+    v = verify_signature(capture, [secret("12345")], public_url="https://mycompany.com:443/myapp.php?foo=1&bar=2")
     assert v.status == "valid"
 
 
 def test_stripe_expired_reports_skew_and_window():
     s = samples.build_sample("stripe", secret="whsec_x", at=AT)
     c = make_capture(s.headers, s.body, at=AT + timedelta(seconds=301))
-    v = judge(c, [secret("whsec_x")], public_url=URL)
+    v = verify_signature(c, [secret("whsec_x")], public_url=URL)
     assert v.status == "expired" and "301 s old" in v.detail and "300 s" in v.detail
     assert v.debug["timestamp_skew_seconds"] == 301 and v.debug["tolerance_seconds"] == 300
 
@@ -188,19 +188,19 @@ def test_stripe_expired_reports_skew_and_window():
 def test_stripe_secret_is_not_base64_decoded():
     s = samples.build_sample("standard-webhooks", secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", at=AT)
     c = make_capture(s.headers, s.body)
-    v = judge(c, [secret("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")], public_url=URL)
+    v = verify_signature(c, [secret("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")], public_url=URL)
     assert v.status == "valid"  # Standard Webhooks also accepts the bare base64 (Brex style)
 
 
 def test_standard_webhooks_secret_format_error():
     s = samples.build_sample("standard-webhooks", secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", at=AT)
-    v = judge(make_capture(s.headers, s.body), [secret("whsec_not base64!")], public_url=URL)
+    v = verify_signature(make_capture(s.headers, s.body), [secret("whsec_not base64!")], public_url=URL)
     assert v.status == "invalid" and "cannot be used" in v.detail
 
 
 def test_dreamclass_warns_body_not_covered():
     case = json.loads((VECTORS / "dreamclass.json").read_text())["vectors"][0]
-    v = judge(make_capture(case["headers"], case["body"].encode()), [secret(case["secret"])], public_url=URL)
+    v = verify_signature(make_capture(case["headers"], case["body"].encode()), [secret(case["secret"])], public_url=URL)
     assert v.status == "valid" and v.inferred
     assert v.warnings and "only the request id" in v.warnings[0]
     assert v.debug["key_interpretation"] == "text"
@@ -208,42 +208,43 @@ def test_dreamclass_warns_body_not_covered():
 
 def test_dreamclass_base64_key_reading_is_reported():
     case = json.loads((VECTORS / "dreamclass.json").read_text())["vectors"][1]
-    v = judge(make_capture(case["headers"], case["body"].encode()), [secret(case["secret"])], public_url=URL)
+    v = verify_signature(make_capture(case["headers"], case["body"].encode()), [secret(case["secret"])], public_url=URL)
     assert v.status == "valid" and "base64-decoded" in v.detail
 
 
 def test_dreamclass_without_signature_is_unsigned():
     body = b'{"tenant":"t","timestamp":1,"id":"i","type":"X","data":{}}'
-    assert judge(make_capture([], body), [secret("s")], public_url=URL).status == "unsigned"
+    assert verify_signature(make_capture([], body), [secret("s")], public_url=URL).status == "unsigned"
 
 
 def test_edusign_no_match_says_unconfirmed():
     c = make_capture([("x-edusign-hmac", "ab" * 32)], b'{"type":"on_course_created"}')
-    v = judge(c, [secret("s")], public_url=URL)
+    v = verify_signature(c, [secret("s")], public_url=URL)
     assert v.status == "invalid" and v.inferred and "unconfirmed" in v.detail
 
 
 def test_dreamship_reports_matching_segment():
     case = json.loads((VECTORS / "dreamship.json").read_text())["vectors"][0]
-    v = judge(make_capture(case["headers"], case["body"].encode()), [secret("api-key-two")], public_url=URL)
+    v = verify_signature(make_capture(case["headers"], case["body"].encode()), [secret("api-key-two")], public_url=URL)
     assert v.status == "valid" and "signature 2 of 2" in v.detail
 
 
 def test_postmark_is_unsigned_with_explanation():
     body = b'{"RecordType":"Delivery","MessageStream":"outbound"}'
-    v = judge(make_capture([], body), [secret("s")], public_url=URL)
+    v = verify_signature(make_capture([], body), [secret("s")], public_url=URL)
     assert v.status == "unsigned" and "Basic Auth" in v.detail
 
 
 def test_paypal_is_unverifiable():
     c = make_capture([("PAYPAL-TRANSMISSION-SIG", "c2ln"), ("PAYPAL-TRANSMISSION-ID", "1")], b"{}")
-    assert judge(c, [secret("s")], public_url=URL).status == "unverifiable"
+    assert verify_signature(c, [secret("s")], public_url=URL).status == "unverifiable"
 
 
 def test_explicit_detection_is_used():
     d = providers.Detection("github", "GitHub", None, None, ())
     assert (
-        judge(make_capture([], b"Hello, World!"), [secret(GH_SECRET)], public_url=URL, detection=d).status == "unsigned"
+        verify_signature(make_capture([], b"Hello, World!"), [secret(GH_SECRET)], public_url=URL, detection=d).status
+        == "unsigned"
     )
 
 
@@ -258,5 +259,5 @@ def test_every_status_is_reachable():
 
 def test_signed_preview_is_truncated():
     body = b"x" * 1000
-    v = judge(github(body=body), [secret(GH_SECRET)], public_url=URL)
+    v = verify_signature(github(body=body), [secret(GH_SECRET)], public_url=URL)
     assert len(v.debug["signed_preview"]) <= 201

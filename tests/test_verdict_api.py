@@ -1,4 +1,4 @@
-"""Every provider end to end: its signed vector captured through /h/<bin>, judged through
+"""Every provider end to end: its signed vector captured through /h/<bin>, verified through
 GET /api/bins/<bin>/requests/<id>, with the stored secret, a wrong one, none, a tampered body
 and a stale clock."""
 
@@ -198,7 +198,7 @@ def test_bad_secrets_are_400(client, payload):
     assert response.status_code == 400 and response.json["error"]
 
 
-def test_deleting_a_secret_re_judges(app, client):
+def test_deleting_a_secret_verifies_again(app, client):
     case = json.loads((VECTORS / "github.json").read_text())["vectors"][0]
     h = Harness(app, client, "github", case)
     h.add_secret(case["secret"])

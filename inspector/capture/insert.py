@@ -1,16 +1,18 @@
 """The capture path's statements — look the bin up, insert the capture — on a raw DBAPI
-connection from SQLAlchemy's pool, in one transaction.
+connection from SQLAlchemy's pool, in one transaction; then hand the new row to the analyser.
 
 Every captured request runs them, so they skip SQLAlchemy's statement building and result
-processing (which cost more than the capture itself). The SQL is written once per dialect
-and matches the tables in models.py; everything else talks to the database through store.py.
+processing (which cost more than the capture itself). The column list comes from the
+`captures` table in models.py; everything else talks to the database through store.py.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import current_app
 
@@ -18,26 +20,28 @@ from inspector.bins import ResponseSettings
 from inspector.capture import group_commit
 from inspector.capture.request import CapturedRequest
 from inspector.db import db
+from inspector.models import Capture
+from inspector.signing.analysis import clip
 
-_CAPTURE_COLUMNS = (
-    "bin_id, received_at, method, path, query_string, headers, remote_addr, content_type, body, "
-    "body_size, body_truncated, provider_id, event, delivery_id, verdict, handshake"
-)
+# Every column but these is written by the capture insert; the analysis fills these later.
+_LEFT_TO_ANALYSIS = ("id", "verdict", "signature")
+INSERTED_COLUMNS = tuple(column.name for column in Capture.__table__.columns if column.name not in _LEFT_TO_ANALYSIS)
 _TARGET_COLUMNS = (
     "response_status, response_headers, response_body, response_delay_ms, forward_url, forward_enabled, handshakes"
 )
-_SQL = {
-    "sqlite": {
-        "target": f"SELECT {_TARGET_COLUMNS} FROM bins WHERE id = ?",
-        "insert": f"INSERT INTO captures ({_CAPTURE_COLUMNS}) VALUES ({', '.join('?' * 16)}) RETURNING id",
-        "job": "INSERT INTO forward_jobs (capture_id, url, state, attempts, next_attempt_at) VALUES (?, ?, 'pending', 0, ?)",
-    },
-    "postgresql": {
-        "target": f"SELECT {_TARGET_COLUMNS} FROM bins WHERE id = %s",
-        "insert": f"INSERT INTO captures ({_CAPTURE_COLUMNS}) VALUES ({', '.join(['%s'] * 16)}) RETURNING id",
-        "job": "INSERT INTO forward_jobs (capture_id, url, state, attempts, next_attempt_at) VALUES (%s, %s, 'pending', 0, %s)",
-    },
-}
+
+
+def _statements(mark: str) -> dict[str, str]:
+    columns, marks = ", ".join(INSERTED_COLUMNS), ", ".join([mark] * len(INSERTED_COLUMNS))
+    return {
+        "target": f"SELECT {_TARGET_COLUMNS} FROM bins WHERE id = {mark}",
+        "insert": f"INSERT INTO captures ({columns}) VALUES ({marks}) RETURNING id",
+        "job": "INSERT INTO forward_jobs (capture_id, url, state, attempts, next_attempt_at) "
+        f"VALUES ({mark}, {mark}, 'pending', 0, {mark})",
+    }
+
+
+_SQL = {"sqlite": _statements("?"), "postgresql": _statements("%s")}
 
 
 @dataclass(frozen=True)
@@ -90,30 +94,31 @@ def store_capture(
     handshake: str | None = None,
 ) -> StoredCapture | None:
     """In one transaction: look the bin up, insert the capture and, when the bin forwards
-    (and `forward`), its forwarding job; committed before this returns. None when there is no
-    such bin (nothing is stored)."""
+    (and `forward`), its forwarding job; committed before this returns, and handed to the
+    process's analyser after. None when there is no such bin (nothing is stored)."""
     engine = db.engine
     dialect = engine.dialect.name
     sqlite = dialect == "sqlite"
     received_at = _timestamp(captured.received_at, sqlite)
-    params = (
-        bin_id,
-        received_at,
-        captured.method,
-        captured.path,
-        captured.query_string,
-        json.dumps([list(pair) for pair in captured.headers]),
-        captured.remote_addr,
-        captured.content_type,
-        captured.body,
-        captured.body_size,
-        int(captured.body_truncated) if sqlite else captured.body_truncated,
-        detection.provider_id if detection else None,
-        _clip(detection.event) if detection else None,
-        _clip(detection.delivery_id) if detection else None,
-        None,  # not analysed yet: detection and verdict run when the capture is first read
-        handshake,
-    )
+    values = {
+        "bin_id": bin_id,
+        "received_at": received_at,
+        "method": captured.method,
+        "path": captured.path,
+        "query_string": captured.query_string,
+        "headers": json.dumps([list(pair) for pair in captured.headers]),
+        "remote_addr": captured.remote_addr,
+        "content_type": captured.content_type,
+        "body": captured.body,
+        "body_size": captured.body_size,
+        "body_truncated": int(captured.body_truncated) if sqlite else captured.body_truncated,
+        # Known before storing only when the capture was a possible handshake.
+        "provider_id": detection.provider_id if detection else None,
+        "event": clip(detection.event) if detection else None,
+        "delivery_id": clip(detection.delivery_id) if detection else None,
+        "handshake": handshake,
+    }
+    params = tuple(values[name] for name in INSERTED_COLUMNS)
     sql = _SQL[dialect]
 
     def work(cursor) -> StoredCapture | None:
@@ -129,11 +134,22 @@ def store_capture(
         return StoredCapture(capture_id, target.response)
 
     try:
-        return _sqlite_group_writer(engine).run(work) if sqlite else _run_alone(engine, work)
+        stored = _sqlite_group_writer(engine).run(work) if sqlite else _run_alone(engine, work)
     except Exception as error:
         if _is_foreign_key_error(error):  # the bin was deleted in between (PostgreSQL)
             return None
         raise
+    if stored is not None:
+        current_app.extensions["hookloupe.analyser"].notify(stored.capture_id)
+    return stored
+
+
+def run_write(work: Callable[[Any], Any]) -> Any:
+    """`work(cursor)` in a committed write transaction of its own: on SQLite through the
+    capture path's group commit (so background writes queue with captures instead of
+    fighting them for SQLite's lock), on PostgreSQL alone. Returns what `work` returned."""
+    engine = db.engine
+    return _sqlite_group_writer(engine).run(work) if engine.dialect.name == "sqlite" else _run_alone(engine, work)
 
 
 def _run_alone(engine, work):
@@ -166,11 +182,6 @@ def _timestamp(moment: datetime, sqlite: bool):
     if not sqlite:
         return moment
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def _clip(text, size: int = 200):
-    """Event names and delivery ids come from hostile bodies: keep them short."""
-    return None if text is None else str(text)[:size]
 
 
 def _is_foreign_key_error(error: Exception) -> bool:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from inspector import store
 from inspector.delivery import forward as delivery
 from inspector.models import Bin, Capture, Delivery
-from inspector.signing import analysis as judging
+from inspector.signing.analysis import captured_from_row, secret_values, stored_verification
 from inspector.signing.resign import ResignError, resign
 
 
@@ -18,17 +18,16 @@ def describe_edits(edits: dict) -> str | None:
     return f"edited before sending: {', '.join(changed)}" if changed else None
 
 
-def replay_capture(
-    bin_: Bin, capture: Capture, *, url: str, edits: dict, resign_it: bool, config: dict, base: str
-) -> Delivery:
+def replay_capture(bin_: Bin, capture: Capture, *, url: str, edits: dict, resign_it: bool, config: dict) -> Delivery:
     """Send `capture` to `url` now (forwarding semantics, `edits` = optional method/headers/
     body) and return the stored Delivery. Raises ResignError when re-signing was asked for
     and is impossible; nothing is sent then. `url` must already be checked by the caller."""
     outgoing = delivery.plan(capture, url, note=describe_edits(edits), **edits)
     if resign_it:
-        secrets = judging.secret_values(store.list_secrets(bin_.id), config["SECRET_KEY"])
-        verification = judging.judge_row(capture, secrets, base)
-        outgoing = resign(outgoing, judging.captured_from_row(capture), verification, secrets, at=datetime.now(UTC))
+        secrets = secret_values(store.list_secrets(bin_.id), config["SECRET_KEY"])
+        # The stored verdict names the scheme and secret that matched (re-sign with those).
+        verification = stored_verification(capture.verdict or "none", capture.signature)
+        outgoing = resign(outgoing, captured_from_row(capture), verification, secrets, at=datetime.now(UTC))
     return delivery.replay(capture, outgoing, config)
 
 

@@ -1,25 +1,72 @@
-"""Judge stored captures: rebuild the request value, find the public URL the sender called,
-decrypt the bin's secrets, and cache each verdict's status for listing and filtering."""
+"""Analyse one capture: detect its sender, verify its signature, and say where it was sent.
+
+Plain functions of plain values (no Flask, no database): `inspector.analyser` runs them once
+per stored capture and writes the result to its row; readers only read that result.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any, Protocol
 
-from inspector import store
 from inspector.capture.request import CapturedRequest
-from inspector.models import Bin, Capture, Secret
 from inspector.signing import providers, secretbox
-from inspector.signing.providers import Detection
-from inspector.signing.verify import SecretValue, Verification, judge
+from inspector.signing.verify import SecretValue, Verification, verify_signature
 
 log = logging.getLogger(__name__)
 
+# Event names and delivery ids come from hostile bodies: they are stored cut to this length.
+MAX_LABEL = 200
 
-def captured_from_row(row: Capture, *, at: datetime | None = None) -> CapturedRequest:
-    """The stored capture as the value the verifiers take; `at` replaces the arrival time
-    (for "check now")."""
+
+@dataclass(frozen=True)
+class Analysis:
+    """What Hookloupe concludes about one capture: the provider (None when unknown), its event
+    and delivery id, the evidence for the provider, and the signature verdict."""
+
+    provider_id: str | None
+    event: str | None
+    delivery_id: str | None
+    evidence: tuple[str, ...]
+    verification: Verification
+
+
+def analyse(captured: CapturedRequest, secrets: Sequence[SecretValue], *, public_url: str) -> Analysis:
+    """Detect the sender of `captured` and verify its signature as of its arrival with
+    `secrets`. `public_url` is the URL the sender called (for URL-signing providers).
+    Never raises for hostile input: a failure inside detection or verification becomes an
+    `unverifiable` verdict that says so, for this capture alone."""
+    try:
+        detection = providers.detect(captured)
+        verification = verify_signature(captured, secrets, public_url=public_url, detection=detection)
+    except (RecursionError, MemoryError, ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
+        log.warning("analysis of a capture failed: %r", error)
+        detail = f"Hookloupe could not analyse this request ({type(error).__name__}); it is shown as received."
+        return Analysis(None, None, None, (), Verification("unverifiable", detail=detail))
+    if detection is None:
+        return Analysis(None, None, None, (), verification)
+    return Analysis(
+        detection.provider_id,
+        clip(detection.event),
+        clip(detection.delivery_id),
+        detection.evidence,
+        verification,
+    )
+
+
+def verify_as_of(
+    captured: CapturedRequest, secrets: Sequence[SecretValue], *, public_url: str, at: datetime
+) -> Verification:
+    """The verdict as if the capture had arrived at `at` ("check now"); stores nothing."""
+    return verify_signature(replace(captured, received_at=at), secrets, public_url=public_url)
+
+
+def captured_from_row(row: Any) -> CapturedRequest:
+    """A stored capture (an ORM row or a result row with the same fields) as the value the
+    analysis takes."""
     return CapturedRequest(
         method=row.method,
         path=row.path,
@@ -29,9 +76,14 @@ def captured_from_row(row: Capture, *, at: datetime | None = None) -> CapturedRe
         body_size=row.body_size,
         body_truncated=row.body_truncated,
         remote_addr=row.remote_addr,
-        received_at=at or row.received_at,
+        received_at=row.received_at,
         content_type=row.content_type,
     )
+
+
+def clip(text: object, size: int = MAX_LABEL) -> str | None:
+    """`text` as a string of at most `size` characters (None stays None)."""
+    return None if text is None else str(text)[:size]
 
 
 def public_url(base: str, bin_id: str, path: str, query_string: str) -> str:
@@ -40,7 +92,37 @@ def public_url(base: str, bin_id: str, path: str, query_string: str) -> str:
     return f"{url}?{query_string}" if query_string else url
 
 
-def secret_values(rows: Sequence[Secret], secret_key: str) -> list[SecretValue]:
+def sender_base(captured: CapturedRequest, *, trusted_proxies: int) -> str:
+    """The base URL (scheme://host) the sender called, read from the capture's own headers:
+    `Host`, or `X-Forwarded-Host`/`X-Forwarded-Proto` when proxies are trusted. Used when
+    neither the bin nor BASE_URL names the public base."""
+    host = captured.header("Host") or "localhost"
+    scheme = "http"
+    if trusted_proxies > 0:
+        host = _last_hop(captured.header("X-Forwarded-Host"), trusted_proxies) or host
+        scheme = _last_hop(captured.header("X-Forwarded-Proto"), trusted_proxies) or scheme
+    return f"{scheme}://{host}"
+
+
+def _last_hop(value: str | None, trusted: int) -> str | None:
+    """The value the outermost trusted proxy appended to a comma-separated header."""
+    if not value:
+        return None
+    hops = [part.strip() for part in value.split(",") if part.strip()]
+    return hops[-trusted] if len(hops) >= trusted else (hops[0] if hops else None)
+
+
+class StoredSecret(Protocol):
+    """What `secret_values` reads of a stored secret row."""
+
+    id: int
+    bin_id: str
+    label: str
+    provider: str | None
+    ciphertext: bytes
+
+
+def secret_values(rows: Sequence[StoredSecret], secret_key: str) -> list[SecretValue]:
     """Decrypted secrets; one that cannot be decrypted (SECRET_KEY changed) is skipped and
     logged rather than failing the verdict."""
     values = []
@@ -52,47 +134,29 @@ def secret_values(rows: Sequence[Secret], secret_key: str) -> list[SecretValue]:
     return values
 
 
-def judge_row(row: Capture, secrets: Sequence[SecretValue], base: str, *, at: datetime | None = None) -> Verification:
-    """The verdict on one stored capture (as of its arrival, or `at`)."""
-    captured = captured_from_row(row, at=at)
-    return judge(captured, secrets, public_url=public_url(base, row.bin_id, row.path, row.query_string))
+def signature_json(analysis: Analysis) -> dict[str, Any]:
+    """The stored part of a verdict beyond its status (the `captures.signature` column)."""
+    v = analysis.verification
+    return {
+        "scheme": v.scheme,
+        "secret": v.secret,
+        "detail": v.detail,
+        "inferred": v.inferred,
+        "warnings": list(v.warnings),
+        "debug": v.debug,
+        "evidence": list(analysis.evidence),
+    }
 
 
-def analyse(row: Capture, secrets: Sequence[SecretValue], base: str) -> tuple[Detection | None, Verification]:
-    """Detect the sender of a stored capture and judge its signature (as of its arrival)."""
-    captured = captured_from_row(row)
-    detection = providers.detect(captured)
-    url = public_url(base, row.bin_id, row.path, row.query_string)
-    return detection, judge(captured, secrets, public_url=url, detection=detection)
-
-
-def judge_rows(rows: Sequence[Capture], bin_id: str, secret_key: str, base: str) -> None:
-    """Analyse each row not analysed yet (`verdict` None): detect its provider, event and
-    delivery id, judge its signature, cache all of it on the row and in the database.
-
-    Capture stores rows unanalysed, so detection and verification cost nothing on the
-    capture path; they run here, once per row, when someone first looks."""
-    missing = [row for row in rows if row.verdict is None]
-    if not missing:
-        return
-    secrets = secret_values(store.list_secrets(bin_id), secret_key)
-    results = {}
-    for row in missing:
-        detection, verification = analyse(row, secrets, base)
-        row.provider_id = detection.provider_id if detection else None
-        row.event = _clip(detection.event) if detection else None
-        row.delivery_id = _clip(detection.delivery_id) if detection else None
-        row.verdict = verification.status
-        results[row.id] = (row.provider_id, row.event, row.delivery_id, row.verdict)
-    store.save_analysis(results)
-
-
-def judge_all_pending(bin_: Bin, secret_key: str, base: str, *, batch: int = 200) -> None:
-    """Analyse every capture of the bin not analysed yet (before filtering on the results)."""
-    while rows := store.unjudged_captures(bin_.id, batch):
-        judge_rows(rows, bin_.id, secret_key, base)
-
-
-def _clip(text, size: int = 200):
-    """Event names and delivery ids come from hostile bodies: keep them short."""
-    return None if text is None else str(text)[:size]
+def stored_verification(status: str, signature: dict[str, Any] | None) -> Verification:
+    """A Verification rebuilt from a row's `verdict` and `signature` columns."""
+    stored = signature or {}
+    return Verification(
+        status,
+        scheme=stored.get("scheme"),
+        secret=stored.get("secret"),
+        detail=stored.get("detail") or "",
+        inferred=bool(stored.get("inferred")),
+        warnings=tuple(stored.get("warnings") or ()),
+        debug=stored.get("debug") or {},
+    )

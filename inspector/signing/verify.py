@@ -1,4 +1,4 @@
-"""Judge a capture's signature against a bin's secrets and say, in one sentence, why."""
+"""Verify a capture's signature against a bin's secrets and say, in one sentence, why."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def verification_to_json(v: Verification) -> dict:
     }
 
 
-def judge(
+def verify_signature(
     capture, secrets: Sequence[SecretValue], *, public_url: str, detection: providers.Detection | None = None
 ) -> Verification:
     """Verify `capture` (a CapturedRequest) as of `capture.received_at` with every secret that

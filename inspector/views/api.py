@@ -8,6 +8,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request
 from sqlalchemy import text
 
 from inspector import store, stream
+from inspector.analyser import verify_now
 from inspector.bins import (
     InvalidInput,
     check_custom_name,
@@ -19,20 +20,29 @@ from inspector.bins import (
     parse_response,
 )
 from inspector.db import db
-from inspector.shapes import bin_json, request_json, summary_json
-from inspector.signing import analysis as judging
+from inspector.shapes import bin_json, request_json, stats_json, summary_json
 from inspector.signing.verify import STATUSES
-from inspector.views.common import base_url, bin_or_404, capture_or_404, check_target, json_object, verdict_base
+from inspector.views.common import (
+    base_url,
+    bin_or_404,
+    capture_or_404,
+    check_target,
+    event_stream_response,
+    json_object,
+)
 
 bp = Blueprint("api", __name__)
 
+# The settings PATCH accepts, each with the function that checks and converts its value.
+_SETTINGS = {
+    "response": parse_response,
+    "forward": parse_forward,
+    "max_requests": parse_max_requests,
+    "handshakes": lambda value: parse_flag(value, "handshakes"),
+    "public_base_url": parse_public_base,
+}
 MAX_PAGE = 500
 DEFAULT_PAGE = 50
-
-
-@bp.errorhandler(InvalidInput)
-def _invalid_input(error: InvalidInput):
-    return jsonify(error=str(error)), 400
 
 
 def _bin_payload(bin_) -> dict:
@@ -84,20 +94,13 @@ def show_bin(bin_id: str):
 def update_bin(bin_id: str):
     bin_ = bin_or_404(bin_id)
     data = json_object()
-    unknown = set(data) - {"response", "forward", "max_requests", "handshakes", "public_base_url"}
+    unknown = set(data) - set(_SETTINGS)
     if unknown:
         raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))}")
-    forward = parse_forward(data["forward"]) if "forward" in data else False
-    if forward:
-        check_target(forward[0])
-    store.save_bin_settings(
-        bin_,
-        response=parse_response(data["response"]) if "response" in data else None,
-        forward=forward,
-        max_requests=parse_max_requests(data["max_requests"]) if "max_requests" in data else None,
-        handshakes=parse_flag(data["handshakes"], "handshakes") if "handshakes" in data else None,
-        public_base_url=parse_public_base(data["public_base_url"]) if "public_base_url" in data else False,
-    )
+    changes = {name: _SETTINGS[name](value) for name, value in data.items()}
+    if changes.get("forward"):
+        check_target(changes["forward"][0])
+    store.save_bin_settings(bin_, **changes)
     return jsonify(_bin_payload(bin_))
 
 
@@ -110,15 +113,11 @@ def delete_bin(bin_id: str):
 
 @bp.get("/api/bins/<bin_id>/requests")
 def list_requests(bin_id: str):
-    bin_ = bin_or_404(bin_id)
+    bin_or_404(bin_id)
     limit = _int_arg("limit", low=1, high=MAX_PAGE) or DEFAULT_PAGE
     verdict = request.args.get("verdict") or None
     if verdict is not None and verdict not in STATUSES:
         raise InvalidInput(f"verdict must be one of: {', '.join(STATUSES)}")
-    secret_key = current_app.config["SECRET_KEY"]
-    if verdict or request.args.get("provider") or request.args.get("event"):
-        # These filter on analysed columns: analyse what capture stored unanalysed first.
-        judging.judge_all_pending(bin_, secret_key, verdict_base(bin_))
     rows = store.list_captures(
         bin_id,
         limit=limit,
@@ -129,27 +128,30 @@ def list_requests(bin_id: str):
         event=request.args.get("event") or None,
         verdict=verdict,
     )
-    judging.judge_rows(rows, bin_id, secret_key, verdict_base(bin_))
     next_before = rows[-1].id if len(rows) == limit else None
     return jsonify(requests=[summary_json(row) for row in rows], next_before=next_before)
 
 
 @bp.get("/api/bins/<bin_id>/requests/<int:capture_id>")
 def show_request(bin_id: str, capture_id: int):
-    """The capture with a fresh verdict; `?at=now` judges timestamps against the current time
-    instead of the arrival time ("check now")."""
+    """The capture with its stored analysis; `?at=now` verifies it again as if it arrived now
+    ("check now": timestamps against the current time; nothing is stored)."""
     bin_ = bin_or_404(bin_id)
     row = capture_or_404(bin_id, capture_id)
-    return jsonify(request_json(row, verify(bin_, row, check_now=request.args.get("at") == "now")))
+    if request.args.get("at") == "now":
+        return jsonify(request_json(row, verify_now(current_app, bin_, row, at=datetime.now(UTC))))
+    return jsonify(request_json(row))
 
 
-def verify(bin_, row, *, check_now: bool = False):
-    """The full verdict on one capture (as of its arrival, or now with `check_now`); the
-    capture is analysed first if nobody has looked at it yet (its provider columns)."""
-    secret_key, base = current_app.config["SECRET_KEY"], verdict_base(bin_)
-    judging.judge_rows([row], bin_.id, secret_key, base)
-    secrets = judging.secret_values(store.list_secrets(bin_.id), secret_key)
-    return judging.judge_row(row, secrets, base, at=datetime.now(UTC) if check_now else None)
+@bp.get("/api/bins/<bin_id>/stats")
+def stats(bin_id: str):
+    """Counts over the bin's captures, exact at every moment (DESIGN §4)."""
+    bin_ = bin_or_404(bin_id)
+    return jsonify(
+        stats_json(
+            store.bin_stats(bin_id), max_requests=bin_.max_requests or current_app.config["MAX_REQUESTS_PER_BIN"]
+        )
+    )
 
 
 @bp.get("/api/bins/<bin_id>/requests/<int:capture_id>/raw")
@@ -188,27 +190,8 @@ def events(bin_id: str):
     if last_id is None:
         newest = store.list_captures(bin_id, limit=1)
         last_id = newest[0].id if newest else 0
-    secret_key, base = current_app.config["SECRET_KEY"], verdict_base(bin_or_404(bin_id))
 
     def render(row):
-        judging.judge_rows([row], bin_id, secret_key, base)
         return stream.summary_data(summary_json(row))
 
     return event_stream_response(bin_id, last_id, render, event="request")
-
-
-def event_stream_response(bin_id: str, last_id: int, render, *, event: str) -> Response:
-    """A text/event-stream response holding one of this worker's stream slots."""
-    slots: stream.StreamSlots = current_app.extensions["hookloupe.stream_slots"]
-    if not slots.try_take():
-        response = jsonify(error="too many open event streams on this worker; retry shortly")
-        response.status_code = 503
-        response.headers["Retry-After"] = "2"
-        return response
-    app = current_app._get_current_object()
-    events_iter = stream.guarded(slots, stream.capture_events(app, bin_id, last_id, render, event=event))
-    return Response(
-        events_iter,
-        content_type="text/event-stream; charset=utf-8",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )

@@ -1,10 +1,12 @@
-"""Helpers shared by the JSON views: the public base URL, JSON bodies, target URLs."""
+"""Helpers shared by the views (no routes here): the public base URL, JSON bodies, target
+URLs, lookups that answer 404, and event-stream responses. Route modules import this module,
+never each other."""
 
 from __future__ import annotations
 
-from flask import abort, current_app, request
+from flask import Response, abort, current_app, jsonify, request
 
-from inspector import store
+from inspector import store, stream
 from inspector.bins import InvalidInput, is_http_url
 from inspector.delivery.forward import is_own_capture_url
 
@@ -22,12 +24,6 @@ def json_object() -> dict:
     if not isinstance(data, dict):
         raise InvalidInput("the request body must be a JSON object")
     return data
-
-
-def verdict_base(bin_) -> str:
-    """The base URL senders call (the bin's override, else BASE_URL or the request's host),
-    for verifying URL-signing providers."""
-    return bin_.public_base_url or base_url()
 
 
 def own_bases() -> list[str]:
@@ -58,3 +54,26 @@ def capture_or_404(bin_id: str, capture_id: int):
     if row is None:
         abort(404, description=f"no request {capture_id} in bin {bin_id!r}")
     return row
+
+
+def is_htmx() -> bool:
+    """True when htmx (not a plain navigation) sent the request."""
+    return request.headers.get("HX-Request") == "true"
+
+
+def event_stream_response(bin_id: str, last_id: int, render, *, event: str, render_update=None) -> Response:
+    """A text/event-stream response of the bin's new captures (see stream.capture_events)
+    holding one of this worker's stream slots; 503 with Retry-After when none is free."""
+    slots: stream.StreamSlots = current_app.extensions["hookloupe.stream_slots"]
+    if not slots.try_take():
+        response = jsonify(error="too many open event streams on this worker; retry shortly")
+        response.status_code = 503
+        response.headers["Retry-After"] = "2"
+        return response
+    app = current_app._get_current_object()
+    events = stream.capture_events(app, bin_id, last_id, render, event=event, render_update=render_update)
+    return Response(
+        stream.guarded(slots, events),
+        content_type="text/event-stream; charset=utf-8",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

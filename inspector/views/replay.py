@@ -12,16 +12,11 @@ from inspector import store
 from inspector.bins import InvalidInput
 from inspector.delivery.replay import ResignError, replay_capture
 from inspector.shapes import delivery_json
-from inspector.views.common import capture_or_404, check_target, json_object, verdict_base
+from inspector.views.common import capture_or_404, check_target, json_object
 
 bp = Blueprint("replay", __name__)
 
 _METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}")
-
-
-@bp.errorhandler(InvalidInput)
-def _invalid_input(error: InvalidInput):
-    return jsonify(error=str(error)), 400
 
 
 def parse_edits(data: dict) -> dict:
@@ -65,7 +60,6 @@ def replay(bin_id: str, capture_id: int):
             edits=edits,
             resign_it=bool(data.get("resign")),
             config=current_app.config,
-            base=verdict_base(bin_),
         )
     except ResignError as error:
         raise InvalidInput(f"cannot re-sign: {error}") from None

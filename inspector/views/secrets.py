@@ -7,31 +7,12 @@ from datetime import UTC, datetime
 from flask import Blueprint, abort, current_app, jsonify
 
 from inspector import store
-from inspector.bins import InvalidInput
+from inspector.bins import parse_secret
 from inspector.shapes import secret_json
-from inspector.signing import providers, secretbox
+from inspector.signing import secretbox
 from inspector.views.common import bin_or_404, json_object
 
 bp = Blueprint("secrets", __name__)
-
-MAX_SECRET_CHARS = 4096
-
-
-@bp.errorhandler(InvalidInput)
-def _invalid_input(error: InvalidInput):
-    return jsonify(error=str(error)), 400
-
-
-def parse_secret(data: dict) -> tuple[str, str, str | None]:
-    """Validate `{label, value, provider?}`; return (label, value, provider)."""
-    label, value, provider = data.get("label"), data.get("value"), data.get("provider")
-    if not isinstance(label, str) or not 1 <= len(label.strip()) <= 100:
-        raise InvalidInput("label must be a string of 1 to 100 characters")
-    if not isinstance(value, str) or not value or len(value) > MAX_SECRET_CHARS:
-        raise InvalidInput(f"value must be a non-empty string of at most {MAX_SECRET_CHARS} characters")
-    if provider is not None and (not isinstance(provider, str) or providers.get(provider) is None):
-        raise InvalidInput("provider must be null or a known provider id (see docs/providers.md)")
-    return label.strip(), value, provider
 
 
 @bp.post("/api/bins/<bin_id>/secrets")

@@ -1,4 +1,5 @@
-"""Headers every answer carries, the optional instance password, and JSON error answers."""
+"""Headers every answer carries, the optional instance password, and error answers (HTTP
+errors, and invalid input from any view: one handler for the whole app)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import hmac
 
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
+
+from inspector.bins import InvalidInput
 
 # Pages load only our own scripts, styles and connections; nothing inline, nothing framed.
 PAGE_CSP = (
@@ -20,6 +23,7 @@ def init_app(app: Flask) -> None:
     app.before_request(_require_password)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(InvalidInput, _invalid_input)
 
 
 def is_api_path(path: str) -> bool:
@@ -67,3 +71,11 @@ def _http_error(error: HTTPException):
         status=error.code or 500,
         content_type="text/plain; charset=utf-8",
     )
+
+
+def _invalid_input(error: InvalidInput):
+    """Input a view refused: 400 with the reason (JSON for the API, plain text for pages;
+    page forms that show the reason in place catch InvalidInput themselves)."""
+    if is_api_path(request.path):
+        return jsonify(error=str(error)), 400
+    return Response(f"400 Bad Request: {error}", status=400, content_type="text/plain; charset=utf-8")

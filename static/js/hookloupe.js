@@ -144,15 +144,34 @@
   });
 
   // A row already on the page (an event replayed after a reconnect) is not added twice.
+  // (An `update` event replaces a row on purpose and carries no id of its own.)
   document.addEventListener("htmx:sseBeforeMessage", function (event) {
+    if (event.detail.type !== "request") return;
     var id = parseInt(event.detail.lastEventId, 10);
     if (id > 0 && document.getElementById("req-" + id)) event.preventDefault();
   });
+
+  // New and newly analysed rows change the list's counts: tell the facets, at most every
+  // 750 ms while rows keep coming, and once more after the last one.
+  var COUNTS_EVERY_MS = 750;
+  var countsTimer = null;
+  var countsPending = false;
+
+  function countsChanged() {
+    if (countsTimer !== null) { countsPending = true; return; }
+    document.body.dispatchEvent(new CustomEvent("hookloupe-counts-changed"));
+    countsTimer = window.setTimeout(function () {
+      countsTimer = null;
+      if (countsPending) { countsPending = false; countsChanged(); }
+    }, COUNTS_EVERY_MS);
+  }
 
   // If the stream has to be re-created (not just resumed by the browser with Last-Event-ID),
   // it starts after the newest row seen, so a reconnect misses nothing.
   document.addEventListener("htmx:sseMessage", function (event) {
     markLive();  // a message is proof the stream works
+    countsChanged();
+    if (event.detail.type !== "request") return;
     var id = parseInt(event.detail.lastEventId, 10);
     var live = document.getElementById("live");
     if (!(id > 0) || !live || !live.hasAttribute("sse-connect")) return;
@@ -221,16 +240,20 @@
     if (hint) hint.textContent = option && option.getAttribute("data-hint") ? "Find it in: " + option.getAttribute("data-hint") : "";
   });
 
-  // Adding or deleting a secret re-judges every capture (server side): reload the list with
-  // its current filters, and the open signature section.
-  document.addEventListener("hookloupe-secrets-changed", function () {
+  // Adding or deleting a secret verifies every capture again (server side, in the
+  // background): reload the list with its current filters, and the open signature section;
+  // and once more when the facets say the re-check has finished.
+  function reloadListAndSignature() {
     var filters = document.getElementById("filters");
     if (filters) filters.requestSubmit();
     var signature = document.getElementById("signature");
     if (signature && window.htmx) {
       window.htmx.ajax("GET", signature.getAttribute("data-src"), { target: "#signature", swap: "outerHTML" });
     }
-  });
+  }
+
+  document.addEventListener("hookloupe-secrets-changed", reloadListAndSignature);
+  document.addEventListener("hookloupe-analysis-done", reloadListAndSignature);
 
   // --- start ------------------------------------------------------------------------------
 

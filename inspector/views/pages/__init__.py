@@ -1,45 +1,37 @@
-"""The HTML pages: home and the live bin page (Jinja + htmx), and the fragments they load."""
+"""The HTML pages' routes: home and the live bin page (Jinja + htmx), and the fragments they load.
+
+The templates' data is built in `context.py`; the forms are read in `forms.py`.
+"""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, current_app, make_response, render_template, request, url_for
 
 from inspector import store, stream
-from inspector.bins import InvalidInput, check_custom_name, new_bin_id
-from inspector.bodyview import body_views
-from inspector.capture.request import query_pairs
+from inspector.bins import InvalidInput, check_custom_name, new_bin_id, parse_secret
 from inspector.delivery import compare
 from inspector.delivery.replay import ResignError, replay_capture
-from inspector.headers import first_header
-from inspector.signing import analysis as judging
-from inspector.signing import providers, secretbox
-from inspector.signing.schemes import KEY_READING_NAMES
+from inspector.signing import secretbox
 from inspector.signing.verify import STATUSES
-from inspector.views.api import base_url, event_stream_response, verify
-from inspector.views.common import bin_or_404, capture_or_404, check_target, verdict_base
-from inspector.views.secrets import parse_secret
+from inspector.views.common import bin_or_404, capture_or_404, check_target, event_stream_response, is_htmx
+from inspector.views.pages import context
+from inspector.views.pages.context import bin_url, debug_rows, provider_name
+from inspector.views.pages.forms import filter_qs, int_arg, list_filters, replay_edits
 
 bp = Blueprint("pages", __name__)
 
-PAGE_SIZE = 50
 # Badge classes by verdict status: a class attribute is only ever one of these fixed strings,
 # never text from a capture ("none" gets no badge).
 VERDICT_CLASSES = {status: f"verdict-{status.replace('_', '-')}" for status in STATUSES if status != "none"}
-FILTERS = ("q", "provider", "event", "verdict")
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,200}")
-_METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}")
-REPLAY_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 # Browsers label every request with where it came from; only these may change anything.
 _SAME_SITE_FETCHES = ("same-origin", "none")
+# Tells the page that counts changed (a delete, clear-all): its facets reload.
+COUNTS_CHANGED = "hookloupe-counts-changed"
 
-
-def is_htmx() -> bool:
-    """True when htmx (not a plain navigation) sent the request."""
-    return request.headers.get("HX-Request") == "true"
+__all__ = ["bp", "debug_rows", "provider_name", "verdict_class"]
 
 
 @bp.before_request
@@ -61,11 +53,7 @@ def verdict_class(status: str | None) -> str:
     return VERDICT_CLASSES.get(status or "", "")
 
 
-@bp.app_template_global()
-def provider_name(provider_id: str | None) -> str:
-    """The registry's name for a provider id (ids come from the registry, not from senders)."""
-    entry = providers.get(provider_id) if provider_id else None
-    return entry.name if entry else (provider_id or "")
+bp.add_app_template_global(provider_name, "provider_name")
 
 
 @bp.after_request
@@ -106,8 +94,8 @@ def show(bin_id: str):
     bin_ = store.get_bin(bin_id)
     if bin_ is None:
         return render_template("not_found.html", bin_id=bin_id), 404
-    selected = _int_arg("request")
-    return render_template("bin.html", **_bin_context(bin_, _int_arg("before"), selected))
+    selected = int_arg("request")
+    return render_template("bin.html", **context.bin_context(bin_, int_arg("before"), selected))
 
 
 @bp.get("/bins/<bin_id>/list")
@@ -116,9 +104,9 @@ def list_pane(bin_id: str):
     replaces the old pane, so its event stream is re-made with the new filters; the address
     bar follows (HX-Push-Url)."""
     bin_ = bin_or_404(bin_id)
-    filters = _filters()
-    response = make_response(render_template("partials/_list_pane.html", **_list_context(bin_, None, filters)))
-    response.headers["HX-Push-Url"] = _bin_url(bin_id) + (f"?{urlencode(filters)}" if filters else "")
+    filters = list_filters()
+    response = make_response(render_template("partials/_list_pane.html", **context.list_context(bin_, None, filters)))
+    response.headers["HX-Push-Url"] = bin_url(bin_id) + (f"?{urlencode(filters)}" if filters else "")
     return response
 
 
@@ -126,14 +114,14 @@ def list_pane(bin_id: str):
 def rows(bin_id: str):
     """Fragment: one page of rows older than `before` (same filters), then the next "older" link."""
     bin_ = bin_or_404(bin_id)
-    filters = _filters()
-    rows_, next_before = _page(bin_, _int_arg("before"), filters)
+    filters = list_filters()
+    rows_, next_before = context.page_of_rows(bin_, int_arg("before"), filters)
     return render_template(
         "partials/_request_page.html",
         rows=rows_,
         next_before=next_before,
-        bin_url=_bin_url(bin_id),
-        filter_qs=_filter_qs(filters),
+        bin_url=bin_url(bin_id),
+        filter_qs=filter_qs(filters),
     )
 
 
@@ -143,9 +131,9 @@ def detail(bin_id: str, capture_id: int):
     bin_ = bin_or_404(bin_id)
     if is_htmx():
         row = capture_or_404(bin_id, capture_id)
-        html = render_template("partials/_detail.html", **_detail_context(bin_, row))
+        html = render_template("partials/_detail.html", **context.detail_context(bin_, row))
     else:
-        html = render_template("bin.html", **_bin_context(bin_, None, capture_id))
+        html = render_template("bin.html", **context.bin_context(bin_, None, capture_id))
     response = make_response(html)
     response.vary.add("HX-Request")
     return response
@@ -157,9 +145,10 @@ def delete_request(bin_id: str, capture_id: int):
     bin_or_404(bin_id)
     if not store.delete_capture(bin_id, capture_id):
         abort(404, description=f"no request {capture_id} in this bin")
-    return render_template("partials/_detail.html", row=None) + render_template(
+    html = render_template("partials/_detail.html", row=None) + render_template(
         "partials/_row_removed.html", capture_id=capture_id
     )
+    return _counts_changed(html)
 
 
 @bp.delete("/bins/<bin_id>/requests")
@@ -167,9 +156,10 @@ def clear(bin_id: str):
     """Delete every capture: answers the empty list and empties the detail pane (out of band)."""
     bin_or_404(bin_id)
     store.clear_captures(bin_id)
-    return render_template(
-        "partials/_request_list.html", rows=[], next_before=None, bin_url=_bin_url(bin_id), filter_qs=""
+    html = render_template(
+        "partials/_request_list.html", rows=[], next_before=None, bin_url=bin_url(bin_id), filter_qs=""
     ) + render_template("partials/_detail.html", row=None, oob=True)
+    return _counts_changed(html)
 
 
 @bp.get("/bins/<bin_id>/stream")
@@ -179,34 +169,36 @@ def stream_rows(bin_id: str):
 
     The stream takes the list's filters too and leaves out rows that do not match them: the
     page re-makes its stream whenever the filters change (the list pane is swapped whole), so
-    the browser never has to judge a row itself."""
-    bin_ = bin_or_404(bin_id)
-    filters = _filters()
+    the browser never has to match a row itself. A row sent before its analysis is sent
+    again as event `update` once analysed; it replaces itself (out of band) on the page."""
+    bin_or_404(bin_id)
+    filters = list_filters()
     last_id = stream.parse_last_event_id(request.headers.get("Last-Event-ID"), request.args.get("after"))
     if last_id is None:
         newest = store.list_captures(bin_id, limit=1)
         last_id = newest[0].id if newest else 0
-    # Built here: the stream renders rows outside any request.
-    bin_url, secret_key, base = _bin_url(bin_id), current_app.config["SECRET_KEY"], verdict_base(bin_)
+    url = bin_url(bin_id)  # built here: the stream renders rows outside any request
 
-    def render(row) -> str | None:
-        judging.judge_rows([row], bin_id, secret_key, base)
+    def render(row, *, oob: bool = False) -> str | None:
         if filters and not store.list_captures(bin_id, limit=1, after=row.id - 1, before=row.id + 1, **filters):
             return None  # the same query as the list, so a live row matches exactly when a listed one would
         # SSE ends a line at CR as well as LF; keep a stray CR from splitting the fragment.
-        return render_template("partials/_request_row.html", row=row, bin_url=bin_url).replace("\r", "&#13;")
+        html = render_template("partials/_request_row.html", row=row, bin_url=url, oob=oob)
+        return html.replace("\r", "&#13;")
 
-    return event_stream_response(bin_id, last_id, render, event="request")
+    return event_stream_response(
+        bin_id, last_id, render, event="request", render_update=lambda row: render(row, oob=True)
+    )
 
 
 @bp.get("/bins/<bin_id>/requests/<int:capture_id>/signature")
 def signature(bin_id: str, capture_id: int):
-    """Fragment: the signature section; `?at=now` judges timestamps against the current time
-    ("check now") instead of the arrival time, without changing the cached verdict."""
+    """Fragment: the signature section; `?at=now` verifies timestamps against the current time
+    ("check now") instead of the arrival time, without changing the stored verdict."""
     bin_ = bin_or_404(bin_id)
     row = capture_or_404(bin_id, capture_id)
     checked_now = datetime.now(UTC) if request.args.get("at") == "now" else None
-    return render_template("partials/_signature.html", **_signature_context(bin_, row, checked_now))
+    return render_template("partials/_signature.html", **context.signature_context(bin_, row, checked_now))
 
 
 @bp.post("/bins/<bin_id>/requests/<int:capture_id>/replay")
@@ -217,7 +209,7 @@ def replay(bin_id: str, capture_id: int):
     row = capture_or_404(bin_id, capture_id)
     try:
         url = check_target(request.form.get("url", "").strip())
-        edits = _replay_edits(row, request.form)
+        edits = replay_edits(row, request.form)
         sent = replay_capture(
             bin_,
             row,
@@ -225,16 +217,15 @@ def replay(bin_id: str, capture_id: int):
             edits=edits,
             resign_it=request.form.get("resign") == "1",
             config=current_app.config,
-            base=verdict_base(bin_),
         )
     except InvalidInput as error:
         return render_template("partials/_replay_result.html", error=str(error), delivery=None), 400
     except ResignError as error:
         message = f"Nothing was sent: cannot re-sign: {error}"
         return render_template("partials/_replay_result.html", error=message, delivery=None), 400
-    return render_template("partials/_replay_result.html", error=None, delivery=_delivery_view(sent)) + render_template(
-        "partials/_deliveries.html", oob=True, **_deliveries_context(bin_id, row)
-    )
+    return render_template(
+        "partials/_replay_result.html", error=None, delivery=context.delivery_view(sent)
+    ) + render_template("partials/_deliveries.html", oob=True, **context.deliveries_context(bin_id, row))
 
 
 @bp.get("/bins/<bin_id>/requests/<int:capture_id>/deliveries")
@@ -242,7 +233,7 @@ def deliveries(bin_id: str, capture_id: int):
     """Fragment: every delivery attempt of the capture (replays and auto-forwards)."""
     bin_or_404(bin_id)
     row = capture_or_404(bin_id, capture_id)
-    return render_template("partials/_deliveries.html", **_deliveries_context(bin_id, row))
+    return render_template("partials/_deliveries.html", **context.deliveries_context(bin_id, row))
 
 
 @bp.get("/bins/<bin_id>/requests/<int:capture_id>/compare")
@@ -251,7 +242,7 @@ def compare_deliveries(bin_id: str, capture_id: int):
     either is missing or they are the same one."""
     bin_or_404(bin_id)
     capture_or_404(bin_id, capture_id)
-    a_id, b_id = _int_arg("a"), _int_arg("b")
+    a_id, b_id = int_arg("a"), int_arg("b")
     left = store.get_delivery(capture_id, a_id) if a_id is not None else None
     right = store.get_delivery(capture_id, b_id) if b_id is not None else None
     if left is None or right is None:
@@ -270,7 +261,8 @@ def compare_deliveries(bin_id: str, capture_id: int):
 @bp.post("/bins/<bin_id>/secrets")
 def add_secret(bin_id: str):
     """Store a signing secret from the panel's form (encrypted; the value is never shown
-    again, not even in an error). Every capture is judged again: the page reloads its list."""
+    again, not even in an error). Every capture is verified again in the background: the
+    page reloads its list and shows the progress."""
     bin_or_404(bin_id)
     form = request.form
     try:
@@ -278,7 +270,7 @@ def add_secret(bin_id: str):
             {"label": form.get("label", ""), "value": form.get("value", ""), "provider": form.get("provider") or None}
         )
     except InvalidInput as error:
-        return render_template("partials/_secrets.html", **_secrets_context(bin_id, error=str(error))), 400
+        return render_template("partials/_secrets.html", **context.secrets_context(bin_id, error=str(error))), 400
     store.add_secret(
         bin_id,
         label=label,
@@ -288,7 +280,9 @@ def add_secret(bin_id: str):
         now=datetime.now(UTC),
     )
     message = f"Saved secret “{label}”. Every request is checked again with it."
-    return _secrets_changed(render_template("partials/_secrets.html", **_secrets_context(bin_id, message=message)))
+    return _secrets_changed(
+        render_template("partials/_secrets.html", **context.secrets_context(bin_id, message=message))
+    )
 
 
 @bp.delete("/bins/<bin_id>/secrets/<int:secret_id>")
@@ -298,7 +292,9 @@ def delete_secret(bin_id: str, secret_id: int):
     if not store.delete_secret(bin_id, secret_id):
         abort(404, description=f"no secret {secret_id} in this bin")
     message = "Secret deleted. Every request is checked again without it."
-    return _secrets_changed(render_template("partials/_secrets.html", **_secrets_context(bin_id, message=message)))
+    return _secrets_changed(
+        render_template("partials/_secrets.html", **context.secrets_context(bin_id, message=message))
+    )
 
 
 @bp.post("/bins/<bin_id>/forward")
@@ -314,264 +310,33 @@ def save_forward(bin_id: str):
         else:
             store.save_bin_settings(bin_, forward=None)
     except InvalidInput as error:
-        return render_template("partials/_forward.html", bin_=bin_, bin_url=_bin_url(bin_id), error=str(error)), 400
+        return render_template("partials/_forward.html", bin_=bin_, bin_url=bin_url(bin_id), error=str(error)), 400
     message = "Saved." if url else "Saved: auto-forward is off."
-    return render_template("partials/_forward.html", bin_=bin_, bin_url=_bin_url(bin_id), message=message)
+    return render_template("partials/_forward.html", bin_=bin_, bin_url=bin_url(bin_id), message=message)
 
 
-# --- helpers -------------------------------------------------------------------------------
-
-
-def _int_arg(name: str) -> int | None:
-    """A non-negative integer query argument; None when absent or not a number."""
-    raw = request.args.get(name, "")
-    return int(raw) if raw.isdigit() else None
-
-
-def _filters() -> dict:
-    """The list filters in the query string that are set (an unknown verdict is ignored)."""
-    found = {name: request.args.get(name, "").strip() for name in FILTERS}
-    if found["verdict"] not in STATUSES:
-        found["verdict"] = ""
-    return {name: value for name, value in found.items() if value}
-
-
-def _filter_qs(filters: dict) -> str:
-    """The filters as `&name=value...`, to append to a URL that already has a query."""
-    return f"&{urlencode(filters)}" if filters else ""
-
-
-def _bin_url(bin_id: str) -> str:
-    return url_for("pages.show", bin_id=bin_id)
-
-
-def _page(bin_, before: int | None, filters: dict) -> tuple[list, int | None]:
-    """Up to PAGE_SIZE captures older than `before` matching `filters` (newest first, their
-    verdicts judged) and the cursor for the next page, None when there is none. Asks for one
-    extra row to know."""
-    secret_key, base = current_app.config["SECRET_KEY"], verdict_base(bin_)
-    if any(filters.get(key) for key in ("provider", "event", "verdict")):  # filtering analysed columns
-        judging.judge_all_pending(bin_, secret_key, base)
-    found = store.list_captures(bin_.id, limit=PAGE_SIZE + 1, before=before, **filters)
-    page = found[:PAGE_SIZE]
-    judging.judge_rows(page, bin_.id, secret_key, base)
-    return page, (page[-1].id if len(found) > PAGE_SIZE else None)
-
-
-def _list_context(bin_, before: int | None, filters: dict) -> dict:
-    rows_, next_before = _page(bin_, before, filters)
-    if before is None and filters:
-        # Stream from the newest capture of all: rows hidden by the filters need no re-check.
-        newest = store.list_captures(bin_.id, limit=1)
-        live_after = newest[0].id if newest else 0
-    elif before is None:
-        live_after = rows_[0].id if rows_ else 0
-    else:
-        live_after = None  # only the newest page is live
-    provider_options = [
-        (provider_id or "none", provider_name(provider_id) if provider_id else "no provider", count)
-        for provider_id, count in store.provider_counts(bin_.id)
-    ]
-    return {
-        "bin_": bin_,
-        "bin_url": _bin_url(bin_.id),
-        "rows": rows_,
-        "next_before": next_before,
-        "live_after": live_after,
-        "older_page": before is not None,
-        "filters": filters,
-        "filter_qs": _filter_qs(filters),
-        "provider_options": provider_options,
-        "statuses": [status for status in STATUSES if status != "none"] + ["none"],
-    }
-
-
-def _bin_context(bin_, before: int | None, selected: int | None) -> dict:
-    row = store.get_capture(bin_.id, selected) if selected is not None else None
-    capture_url = f"{base_url()}/h/{bin_.id}"
-    return {
-        **_list_context(bin_, before, _filters()),
-        "capture_url": capture_url,
-        **_secrets_context(bin_.id),
-        **(_detail_context(bin_, row) if row is not None else {"row": None}),
-    }
-
-
-def _detail_context(bin_, row) -> dict:
-    encoding = first_header(row.headers, "Content-Encoding") or ""
-    return {
-        "row": row,
-        "bin_url": _bin_url(bin_.id),
-        "raw_url": url_for("api.raw_body", bin_id=bin_.id, capture_id=row.id),
-        "query": query_pairs(row.query_string),
-        "views": body_views(row.body, row.content_type, encoding),
-        "max_body": current_app.config["MAX_BODY_BYTES"],
-        **_signature_context(bin_, row, None),
-        **_deliveries_context(bin_.id, row),
-        "replay_methods": REPLAY_METHODS,
-        "headers_text": _headers_text(row.headers),
-        "body_text": _editable_body(row.body),
-    }
-
-
-def _signature_context(bin_, row, checked_now: datetime | None) -> dict:
-    """What the signature section shows: a fresh detection (for its evidence), the registry
-    entry, the verdict (as of arrival, or as of `checked_now`) and the debugger's rows."""
-    secret_key = current_app.config["SECRET_KEY"]
-    judging.judge_rows([row], bin_.id, secret_key, verdict_base(bin_))  # fills its provider columns if not yet
-    detection = providers.detect(judging.captured_from_row(row))
-    entry = providers.get(row.provider_id or (detection.provider_id if detection else ""))
-    if checked_now is None:
-        verification = verify(bin_, row)
-    else:
-        secrets = judging.secret_values(store.list_secrets(bin_.id), secret_key)
-        verification = judging.judge_row(row, secrets, verdict_base(bin_), at=checked_now)
-    return {
-        "row": row,
-        "bin_url": _bin_url(bin_.id),
-        "detection": detection,
-        "entry": entry,
-        "verification": verification,
-        "debug_rows": debug_rows(verification.debug),
-        "checked_now": checked_now,
-    }
-
-
-# The debugger's rows, in reading order: (key in Verification.debug, label).
-_DEBUG_LABELS = (
-    ("algorithm", "Algorithm"),
-    ("encoding", "Signature encoding"),
-    ("key_interpretation", "Key read as"),
-    ("key_reading", "Key reading tried"),
-    ("signed_preview", "Signed string (preview)"),
-    ("expected", "Expected signature"),
-    ("received", "Received signature(s)"),
-    ("matched_index", "Matched signature"),
-    ("body_variant", "Body variant"),
-    ("url_variant", "URL variant"),
-    ("timestamp_skew_seconds", "Timestamp skew"),
-    ("tolerance_seconds", "Tolerance"),
-    ("missing", "Missing"),
-    ("diagnosis", "Diagnosis"),
-)
-
-
-def debug_rows(debug: dict) -> list[tuple[str, str]]:
-    """The verdict's debug dict as (label, text) rows: known keys in a fixed order and
-    worded for reading, unknown keys after them as they are. The dict never holds a secret."""
-    rows, known = [], {key for key, _ in _DEBUG_LABELS}
-    for key, label in _DEBUG_LABELS:
-        if key not in debug or debug[key] in (None, "", []):
-            continue
-        value = debug[key]
-        if key == "received" and isinstance(value, list):
-            matched = debug.get("matched_index")
-            text = "\n".join(
-                f"{n + 1}. {item}" + ("   ← matched" if n == matched else "") for n, item in enumerate(value)
-            )
-        elif key == "matched_index":
-            text = f"number {value + 1} of {len(debug.get('received') or []) or '?'}"
-        elif key == "timestamp_skew_seconds":
-            text = f"{value} s " + ("(timestamp in the past)" if value >= 0 else "(timestamp in the future)")
-        elif key == "tolerance_seconds":
-            text = "none (any age accepted)" if value is None else f"± {value} s"
-        elif key in ("key_interpretation", "key_reading"):
-            text = KEY_READING_NAMES.get(value, str(value))
-        else:
-            text = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
-        rows.append((label, text))
-    rows.extend((key.replace("_", " "), str(value)) for key, value in debug.items() if key not in known)
-    return rows
-
-
-def _deliveries_context(bin_id: str, row) -> dict:
-    return {
-        "row": row,
-        "bin_url": _bin_url(bin_id),
-        "deliveries": [_delivery_view(d) for d in store.list_deliveries(row.id)],
-    }
-
-
-def _delivery_view(row) -> dict:
-    """A Delivery with its response body readable: text, or a hex dump when not UTF-8."""
-    text, is_binary = compare.body_text(row.response_body or b"")
-    return {"d": row, "body": text, "binary": is_binary}
-
-
-def _headers_text(headers) -> str:
-    """Captured headers as the replay form's `Name: value` lines."""
-    return "\n".join(f"{name}: {value}" for name, value in headers)
-
-
-def _editable_body(body: bytes) -> str | None:
-    """The body as text for the replay form, None when it is not UTF-8 (sent as captured)."""
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
-def _normal_lines(text: str) -> str:
-    # Browsers send a textarea's lines joined by CRLF whatever they were.
-    return text.replace("\r\n", "\n")
-
-
-def _replay_edits(row, form) -> dict:
-    """The replay form as replay_capture edits: only what differs from the capture counts as
-    edited, so an untouched form sends the capture as captured. InvalidInput when a field
-    cannot be used."""
-    edits = {}
-    method = form.get("method", "").strip()
-    if method and method != row.method:
-        if not _METHOD.fullmatch(method):
-            raise InvalidInput("method must be an HTTP method token")
-        edits["method"] = method.upper()
-    headers_text = form.get("headers")
-    if headers_text is not None and _normal_lines(headers_text).strip() != _headers_text(row.headers).strip():
-        edits["headers"] = parse_header_lines(headers_text)
-    body = form.get("body")
-    original = _editable_body(row.body)
-    if body is not None and original is not None and _normal_lines(body) != _normal_lines(original):
-        body = _normal_lines(body)
-        if b"\r\n" in row.body:  # keep the capture's own line endings
-            body = body.replace("\n", "\r\n")
-        edits["body"] = body.encode("utf-8")
-    return edits
-
-
-def parse_header_lines(text: str) -> list[tuple[str, str]]:
-    """`Name: value` lines as header pairs (blank lines skipped); InvalidInput naming the
-    first line that is not one."""
-    pairs = []
-    for number, line in enumerate(_normal_lines(text).split("\n"), start=1):
-        if not line.strip():
-            continue
-        name, colon, value = line.partition(":")
-        if not colon or not _HEADER_NAME.fullmatch(name.strip()):
-            raise InvalidInput(f"header line {number} is not “Name: value”")
-        if any(ch in value for ch in "\r\0"):
-            raise InvalidInput(f"header line {number} holds a control character")
-        pairs.append((name.strip(), value.strip()))
-    return pairs
-
-
-def _secrets_context(bin_id: str, *, error: str = "", message: str = "") -> dict:
-    """The secrets panel: stored secrets (hints only), the provider choices (those seen in
-    this bin first) with where each provider shows its secret."""
-    seen = [provider_id for provider_id, _ in store.provider_counts(bin_id) if provider_id]
-    everyone = sorted(providers.all_providers(), key=lambda entry: entry.name.lower())
-    return {
-        "bin_url": _bin_url(bin_id),
-        "secrets": store.list_secrets(bin_id),
-        "seen_providers": [providers.get(provider_id) for provider_id in seen if providers.get(provider_id)],
-        "all_providers": [entry for entry in everyone if entry.schemes],
-        "secret_error": error,
-        "secret_message": message,
-    }
+@bp.get("/bins/<bin_id>/facets")
+def facets(bin_id: str):
+    """Fragment: the list's provider and signature choices with exact counts, and the
+    analysis progress. The page reloads it as captures arrive or go; once a re-check it was
+    showing has finished (`was_pending=1`), it tells the page to reload the list too."""
+    bin_ = bin_or_404(bin_id)
+    was_pending = request.args.get("was_pending") == "1"
+    data = context.facets_context(bin_, list_filters(), was_pending=was_pending)
+    response = make_response(render_template("partials/_facets.html", **data))
+    if was_pending and not data["stats"].unanalysed:
+        response.headers["HX-Trigger"] = "hookloupe-analysis-done"
+    return response
 
 
 def _secrets_changed(html: str) -> Response:
     """The panel, plus an event telling the page to reload its list and open signature."""
     response = make_response(html)
     response.headers["HX-Trigger"] = "hookloupe-secrets-changed"
+    return response
+
+
+def _counts_changed(html: str) -> Response:
+    response = make_response(html)
+    response.headers["HX-Trigger"] = COUNTS_CHANGED
     return response

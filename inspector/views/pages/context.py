@@ -1,0 +1,210 @@
+"""What the bin page's templates are given: plain dicts built from stored rows (reads only)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import current_app, url_for
+
+from inspector import store
+from inspector.analyser import verify_now
+from inspector.bodyview import body_views
+from inspector.capture.request import query_pairs
+from inspector.delivery import compare
+from inspector.headers import first_header
+from inspector.models import Bin, Capture, Delivery
+from inspector.signing import providers
+from inspector.signing.analysis import stored_verification
+from inspector.signing.schemes import KEY_READING_NAMES
+from inspector.signing.verify import STATUSES
+from inspector.views.common import base_url
+from inspector.views.pages.forms import REPLAY_METHODS, editable_body, filter_qs, headers_text, list_filters
+
+PAGE_SIZE = 50
+
+
+def bin_url(bin_id: str) -> str:
+    return url_for("pages.show", bin_id=bin_id)
+
+
+def provider_name(provider_id: str | None) -> str:
+    """The registry's name for a provider id (ids come from the registry, not from senders)."""
+    entry = providers.get(provider_id) if provider_id else None
+    return entry.name if entry else (provider_id or "")
+
+
+def page_of_rows(bin_: Bin, before: int | None, filters: dict[str, str]) -> tuple[list[Capture], int | None]:
+    """Up to PAGE_SIZE captures older than `before` matching `filters` (newest first) and the
+    cursor for the next page, None when there is none. Asks for one extra row to know."""
+    found = store.list_captures(bin_.id, limit=PAGE_SIZE + 1, before=before, **filters)
+    page = found[:PAGE_SIZE]
+    return page, (page[-1].id if len(found) > PAGE_SIZE else None)
+
+
+def facets_context(bin_: Bin, filters: dict[str, str], *, was_pending: bool = False) -> dict[str, Any]:
+    """The list's counts: provider choices with exact counts, verdict choices, and how many
+    captures still wait for their analysis (shown as progress while secrets are re-checked)."""
+    stats = store.bin_stats(bin_.id)
+    return {
+        "bin_": bin_,
+        "bin_url": bin_url(bin_.id),
+        "filters": filters,
+        "stats": stats,
+        "max_requests": bin_.max_requests or current_app.config["MAX_REQUESTS_PER_BIN"],
+        "provider_options": [
+            (provider_id or "none", provider_name(provider_id) if provider_id else "no provider", count)
+            for provider_id, count in stats.providers
+        ],
+        "verdict_counts": stats.verdicts,
+        "statuses": [status for status in STATUSES if status != "none"] + ["none"],
+        "was_pending": was_pending,
+    }
+
+
+def list_context(bin_: Bin, before: int | None, filters: dict[str, str]) -> dict[str, Any]:
+    """The list pane: one page of rows, where its live stream starts, and its facets."""
+    rows, next_before = page_of_rows(bin_, before, filters)
+    if before is None and filters:
+        # Stream from the newest capture of all: rows hidden by the filters need no re-check.
+        newest = store.list_captures(bin_.id, limit=1)
+        live_after: int | None = newest[0].id if newest else 0
+    elif before is None:
+        live_after = rows[0].id if rows else 0
+    else:
+        live_after = None  # only the newest page is live
+    return {
+        **facets_context(bin_, filters),
+        "rows": rows,
+        "next_before": next_before,
+        "live_after": live_after,
+        "older_page": before is not None,
+        "filter_qs": filter_qs(filters),
+    }
+
+
+def bin_context(bin_: Bin, before: int | None, selected: int | None) -> dict[str, Any]:
+    """The whole bin page, with capture `selected` open when it is in the bin."""
+    row = store.get_capture(bin_.id, selected) if selected is not None else None
+    return {
+        **list_context(bin_, before, list_filters()),
+        "capture_url": f"{base_url()}/h/{bin_.id}",
+        **secrets_context(bin_.id),
+        **(detail_context(bin_, row) if row is not None else {"row": None}),
+    }
+
+
+def detail_context(bin_: Bin, row: Capture) -> dict[str, Any]:
+    encoding = first_header(row.headers, "Content-Encoding") or ""
+    return {
+        "row": row,
+        "bin_url": bin_url(bin_.id),
+        "raw_url": url_for("api.raw_body", bin_id=bin_.id, capture_id=row.id),
+        "query": query_pairs(row.query_string),
+        "views": body_views(row.body, row.content_type, encoding),
+        "max_body": current_app.config["MAX_BODY_BYTES"],
+        **signature_context(bin_, row, None),
+        **deliveries_context(bin_.id, row),
+        "replay_methods": REPLAY_METHODS,
+        "headers_text": headers_text(row.headers),
+        "body_text": editable_body(row.body),
+    }
+
+
+def signature_context(bin_: Bin, row: Capture, checked_now: datetime | None) -> dict[str, Any]:
+    """The signature section: the registry entry, the stored verdict and the evidence for the
+    provider (or, with `checked_now`, a verdict as of that time, computed and not stored), and
+    the debugger's rows. `verification` is None while the capture awaits its analysis."""
+    entry = providers.get(row.provider_id) if row.provider_id else None
+    stored = row.signature or {}
+    if checked_now is not None:
+        verification = verify_now(current_app, bin_, row, at=checked_now)
+    elif row.verdict is not None:
+        verification = stored_verification(row.verdict, stored)
+    else:
+        verification = None
+    return {
+        "row": row,
+        "bin_url": bin_url(bin_.id),
+        "evidence": stored.get("evidence") or [],
+        "entry": entry,
+        "verification": verification,
+        "debug_rows": debug_rows(verification.debug) if verification else [],
+        "checked_now": checked_now,
+    }
+
+
+# The debugger's rows, in reading order: (key in Verification.debug, label).
+_DEBUG_LABELS = (
+    ("algorithm", "Algorithm"),
+    ("encoding", "Signature encoding"),
+    ("key_interpretation", "Key read as"),
+    ("key_reading", "Key reading tried"),
+    ("signed_preview", "Signed string (preview)"),
+    ("expected", "Expected signature"),
+    ("received", "Received signature(s)"),
+    ("matched_index", "Matched signature"),
+    ("body_variant", "Body variant"),
+    ("url_variant", "URL variant"),
+    ("timestamp_skew_seconds", "Timestamp skew"),
+    ("tolerance_seconds", "Tolerance"),
+    ("missing", "Missing"),
+    ("diagnosis", "Diagnosis"),
+)
+
+
+def debug_rows(debug: dict[str, Any]) -> list[tuple[str, str]]:
+    """The verdict's debug dict as (label, text) rows: known keys in a fixed order and
+    worded for reading, unknown keys after them as they are. The dict never holds a secret."""
+    rows, known = [], {key for key, _ in _DEBUG_LABELS}
+    for key, label in _DEBUG_LABELS:
+        if key not in debug or debug[key] in (None, "", []):
+            continue
+        value = debug[key]
+        if key == "received" and isinstance(value, list):
+            matched = debug.get("matched_index")
+            text = "\n".join(
+                f"{n + 1}. {item}" + ("   ← matched" if n == matched else "") for n, item in enumerate(value)
+            )
+        elif key == "matched_index":
+            text = f"number {value + 1} of {len(debug.get('received') or []) or '?'}"
+        elif key == "timestamp_skew_seconds":
+            text = f"{value} s " + ("(timestamp in the past)" if value >= 0 else "(timestamp in the future)")
+        elif key == "tolerance_seconds":
+            text = "none (any age accepted)" if value is None else f"± {value} s"
+        elif key in ("key_interpretation", "key_reading"):
+            text = KEY_READING_NAMES.get(value, str(value))
+        else:
+            text = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+        rows.append((label, text))
+    rows.extend((key.replace("_", " "), str(value)) for key, value in debug.items() if key not in known)
+    return rows
+
+
+def deliveries_context(bin_id: str, row: Capture) -> dict[str, Any]:
+    return {
+        "row": row,
+        "bin_url": bin_url(bin_id),
+        "deliveries": [delivery_view(d) for d in store.list_deliveries(row.id)],
+    }
+
+
+def delivery_view(row: Delivery) -> dict[str, Any]:
+    """A Delivery with its response body readable: text, or a hex dump when not UTF-8."""
+    text, is_binary = compare.body_text(row.response_body or b"")
+    return {"d": row, "body": text, "binary": is_binary}
+
+
+def secrets_context(bin_id: str, *, error: str = "", message: str = "") -> dict[str, Any]:
+    """The secrets panel: stored secrets (hints only), the provider choices (those seen in
+    this bin first) with where each provider shows its secret."""
+    seen = [provider_id for provider_id, _ in store.bin_stats(bin_id).providers if provider_id]
+    everyone = sorted(providers.all_providers(), key=lambda entry: entry.name.lower())
+    return {
+        "bin_url": bin_url(bin_id),
+        "secrets": store.list_secrets(bin_id),
+        "seen_providers": [providers.get(provider_id) for provider_id in seen if providers.get(provider_id)],
+        "all_providers": [entry for entry in everyone if entry.schemes],
+        "secret_error": error,
+        "secret_message": message,
+    }
