@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from bench.load import percentile
 
 CHROMIUM = "/usr/bin/chromium"
+# Consecutive captures whose row does not appear before the part is given up.
+GIVE_UP_AFTER = 5
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -109,14 +111,21 @@ def measure(
                     "capture (3 tries): are the live updates wired to that element id?"
                 )
             measured: list[float] = []
-            missed = 0
+            missed = in_a_row = 0
             for _ in range(samples):
                 time.sleep(pause.uniform(0, 0.25))
                 elapsed = time_one()
                 if elapsed is None:
                     missed += 1
+                    in_a_row += 1
+                    if in_a_row == GIVE_UP_AFTER:  # the page stopped updating: do not wait out every sample
+                        return LiveSkip(
+                            f"{in_a_row} captures in a row did not appear within {timeout_s:.0f} s "
+                            f"(after {len(measured)} that did): the page stopped showing new rows"
+                        )
                 else:
                     measured.append(elapsed)
+                    in_a_row = 0
             if not measured:
                 return LiveSkip(f"none of {samples} captures appeared within {timeout_s:.0f} s")
             return LiveResult(measured, missed)

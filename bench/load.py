@@ -1,12 +1,15 @@
 """Drive a fixed-duration POST load at one URL, with wrk or a built-in threaded client.
 
-Both return a `LoadResult`: answers counted by status class, latency percentiles, and the
+Every request sends the same `LoadRequest` (a signed GitHub push webhook, or plain JSON), with
+a fresh delivery id per request when the request has one. Both clients return a `LoadResult`: answers counted by status class, latency percentiles, and the
 `request_id`s the 2xx answers carried (to check each acknowledged capture was stored).
 Neither raises for a refused or timed-out request: those are counted in `errors`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import http.client
 import os
 import re
@@ -14,6 +17,7 @@ import shutil
 import subprocess
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -44,6 +48,66 @@ class LoadResult:
         return self.ok / self.seconds if self.seconds else 0.0
 
 
+@dataclass(frozen=True)
+class LoadRequest:
+    """What every request of a run sends: `POST` `body` with `headers`. When
+    `delivery_header` is set, each request also carries that header with a fresh UUID
+    (as a real sender's delivery id is)."""
+
+    kind: str  # "github" or "plain"
+    body: bytes
+    headers: tuple[tuple[str, str], ...]
+    delivery_header: str | None = None
+
+    def headers_for_one(self) -> dict[str, str]:
+        """The headers of one request (a new delivery id each call)."""
+        headers = dict(self.headers)
+        if self.delivery_header:
+            headers[self.delivery_header] = str(uuid.uuid4())
+        return headers
+
+
+def github_signature(body: bytes, secret: str) -> str:
+    """GitHub's `X-Hub-Signature-256` value: `sha256=` + HMAC-SHA256(secret, body) in hex.
+    Computed here rather than with Hookloupe's own signer, so the bench checks the verifier
+    against an independent implementation."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def github_request(size: int, secret: str) -> LoadRequest:
+    """A GitHub `push` webhook of `size` bytes, signed with `secret`, as GitHub sends it."""
+    body = github_body(size)
+    headers = (
+        ("Content-Type", "application/json"),
+        ("User-Agent", "GitHub-Hookshot/bench"),
+        ("X-GitHub-Event", "push"),
+        ("X-Hub-Signature-256", github_signature(body, secret)),
+    )
+    return LoadRequest("github", body, headers, delivery_header="X-GitHub-Delivery")
+
+
+def plain_request(size: int) -> LoadRequest:
+    """A JSON POST of `size` bytes that no provider claims."""
+    return LoadRequest("plain", json_body(size), (("Content-Type", "application/json"),))
+
+
+def github_body(size: int) -> bytes:
+    """A JSON object of exactly `size` bytes (at least ~600), shaped like a GitHub push event."""
+    head = (
+        b'{"ref":"refs/heads/main","before":"6113728f27ae82c7b1a177c8d03f9e96e0adf246",'
+        b'"after":"59b20b8d5c6ff8d09518454d4dd8b7b30f095ab5","created":false,"deleted":false,'
+        b'"forced":false,"compare":"https://github.com/octocat/Hello-World/compare/6113728f27ae...59b20b8d5c6f",'
+        b'"repository":{"id":1296269,"name":"Hello-World","full_name":"octocat/Hello-World","private":false,'
+        b'"owner":{"login":"octocat","id":1}},"pusher":{"name":"octocat","email":"octocat@github.com"},'
+        b'"sender":{"login":"octocat","id":1,"type":"User"},'
+        b'"head_commit":{"id":"59b20b8d5c6ff8d09518454d4dd8b7b30f095ab5","message":"'
+    )
+    tail = b'"}}'
+    if size < len(head) + len(tail):
+        raise ValueError(f"a GitHub body must be at least {len(head) + len(tail)} bytes")
+    return head + b"x" * (size - len(head) - len(tail)) + tail
+
+
 def json_body(size: int) -> bytes:
     """A JSON object of exactly `size` bytes (at least 64), shaped like a webhook event."""
     head = b'{"type":"invoice.paid","id":"evt_bench","data":{"padding":"'
@@ -60,11 +124,15 @@ def have_wrk() -> bool:
 # --- wrk -------------------------------------------------------------------------------------
 
 
-def run_wrk(url: str, body: bytes, *, seconds: float, connections: int, threads: int, workdir: Path) -> LoadResult:
+def run_wrk(
+    url: str, request: LoadRequest, *, seconds: float, connections: int, threads: int, workdir: Path
+) -> LoadResult:
     """`wrk --latency` with bench/post.lua; raises LoadError when wrk fails."""
     body_file = workdir / "body.json"
+    headers_file = workdir / "headers.txt"
     ids_file = workdir / "wrk-ids.txt"
-    body_file.write_bytes(body)
+    body_file.write_bytes(request.body)
+    headers_file.write_text("".join(f"{name}: {value}\n" for name, value in request.headers))
     ids_file.unlink(missing_ok=True)
     argv = [
         "wrk",
@@ -78,7 +146,13 @@ def run_wrk(url: str, body: bytes, *, seconds: float, connections: int, threads:
         str(LUA_SCRIPT),
         url,
     ]
-    env = {**os.environ, "BENCH_BODY_FILE": str(body_file), "BENCH_IDS_FILE": str(ids_file)}
+    env = {
+        **os.environ,
+        "BENCH_BODY_FILE": str(body_file),
+        "BENCH_HEADERS_FILE": str(headers_file),
+        "BENCH_DELIVERY_HEADER": request.delivery_header or "",
+        "BENCH_IDS_FILE": str(ids_file),
+    }
     try:
         done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=seconds + 60)
     except subprocess.TimeoutExpired as error:
@@ -122,13 +196,14 @@ def parse_wrk_output(text: str) -> LoadResult:
 # --- built-in client -------------------------------------------------------------------------
 
 
-def run_builtin(url: str, body: bytes, *, seconds: float, connections: int, timeout_s: float = 10.0) -> LoadResult:
+def run_builtin(
+    url: str, request: LoadRequest, *, seconds: float, connections: int, timeout_s: float = 10.0
+) -> LoadResult:
     """`connections` threads, each with one keep-alive http.client connection, POSTing in a
     loop until the deadline (a request in flight then is finished, so every answer is seen).
     Client time is in the latencies: the client shares the GIL and the CPU with the servers."""
     parts = urlsplit(url)
     host, port, path = parts.hostname, parts.port or 80, parts.path or "/"
-    headers = {"Content-Type": "application/json"}
     start = threading.Barrier(connections + 1)
     deadline = [0.0]
     lock = threading.Lock()
@@ -145,7 +220,7 @@ def run_builtin(url: str, body: bytes, *, seconds: float, connections: int, time
         while time.perf_counter() < deadline[0]:
             began = time.perf_counter()
             try:
-                conn.request("POST", path, body=body, headers=headers)
+                conn.request("POST", path, body=request.body, headers=request.headers_for_one())
                 response = conn.getresponse()
                 answer = response.read()
             except (OSError, http.client.HTTPException):
@@ -200,11 +275,11 @@ def percentile(ordered: list[float], pct: float) -> float:
 
 
 def run(
-    client: str, url: str, body: bytes, *, seconds: float, connections: int, wrk_threads: int, workdir: Path
+    client: str, url: str, request: LoadRequest, *, seconds: float, connections: int, wrk_threads: int, workdir: Path
 ) -> LoadResult:
     if client == "wrk":
-        return run_wrk(url, body, seconds=seconds, connections=connections, threads=wrk_threads, workdir=workdir)
-    return run_builtin(url, body, seconds=seconds, connections=connections)
+        return run_wrk(url, request, seconds=seconds, connections=connections, threads=wrk_threads, workdir=workdir)
+    return run_builtin(url, request, seconds=seconds, connections=connections)
 
 
 def result_json(result: LoadResult) -> dict:

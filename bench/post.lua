@@ -1,13 +1,18 @@
--- wrk script: POST the bytes of $BENCH_BODY_FILE as JSON; count 2xx answers exactly and keep
+-- wrk script: POST the bytes of $BENCH_BODY_FILE with the headers of $BENCH_HEADERS_FILE (one
+-- "Name: value" a line); when $BENCH_DELIVERY_HEADER names a header, every request carries a
+-- fresh UUID-shaped value in it (a sender's delivery id). Count 2xx answers exactly and keep
 -- the request_id each one carries, written one a line to $BENCH_IDS_FILE when the run ends.
 -- (wrk's own summary only counts status >= 400 as errors, so 2xx is counted here.)
 
 local body_path = os.getenv("BENCH_BODY_FILE")
+local headers_path = os.getenv("BENCH_HEADERS_FILE")
+local delivery_header = os.getenv("BENCH_DELIVERY_HEADER") or ""
 local ids_path = os.getenv("BENCH_IDS_FILE")
 local threads = {}
 
 function setup(thread)
   table.insert(threads, thread)
+  thread:set("thread_number", #threads)
 end
 
 function init(args)
@@ -16,9 +21,34 @@ function init(args)
   wrk.body = file:read("*a")
   file:close()
   wrk.headers["Content-Type"] = "application/json"
+  if headers_path and headers_path ~= "" then
+    for line in io.lines(headers_path) do
+      local name, value = line:match("^([^:]+):%s*(.-)%s*$")
+      if name then
+        wrk.headers[name] = value
+      end
+    end
+  end
+  -- A random prefix per thread and a counter: unique delivery ids, no two threads alike.
+  math.randomseed(os.time() * 1000 + thread_number)
+  delivery_prefix = string.format(
+    "%04x%04x-%04x-4%03x-%04x-",
+    math.random(0, 65535), math.random(0, 65535), math.random(0, 65535),
+    math.random(0, 4095), 32768 + math.random(0, 16383)
+  )
+  delivered = 0
   ok = 0
   other = 0
   ids = {}
+end
+
+if delivery_header ~= "" then
+  -- Only defined when needed: without request(), wrk builds the request once and reuses it.
+  function request()
+    delivered = delivered + 1
+    wrk.headers[delivery_header] = string.format("%s%012x", delivery_prefix, delivered)
+    return wrk.format()
+  end
 end
 
 function response(status, headers, body)

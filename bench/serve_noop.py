@@ -1,4 +1,4 @@
-"""Serve bench/noop_app.py under exactly the gunicorn settings `hookloupe serve` uses."""
+"""Serve bench/noop_app.py under the gunicorn settings `hookloupe serve` uses (or the sync worker class)."""
 
 from __future__ import annotations
 
@@ -41,8 +41,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=default_workers())
     parser.add_argument("--threads", type=int, default=32)
     parser.add_argument("--naive-db", help="serve bench/naive_app.py (one SQLite row per request) with this database")
+    parser.add_argument(
+        "--worker-class",
+        choices=["gthread", "sync"],
+        default="gthread",
+        help="sync: gunicorn's default worker class, one request at a time per process (--threads is ignored)",
+    )
     args = parser.parse_args(argv)
-    NoopServer(serve_options(args.host, args.port, args.workers, args.threads), args.naive_db).run()
+    options = serve_options(args.host, args.port, args.workers, args.threads)
+    if args.worker_class == "sync":
+        # gunicorn silently switches a sync worker with threads > 1 to gthread: keep it at 1.
+        options.update(worker_class="sync", threads=1)
+    NoopServer(options, args.naive_db).run()
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Start and stop the two servers under test (Hookloupe and the no-op baseline) on loopback."""
+"""Start and stop the servers under test (Hookloupe, the no-op baselines, the naive reference) on loopback."""
 
 from __future__ import annotations
 
@@ -140,6 +140,29 @@ def noop_server(log_dir: Path, *, workers: int, threads: int) -> Server:
         str(threads),
     ]
     return Server("noop", argv, health_path="/healthz", log_dir=log_dir)
+
+
+def sync_workers() -> int:
+    """2 x cores + 1: gunicorn's documented starting point for sync workers."""
+    return 2 * (os.cpu_count() or 1) + 1
+
+
+def noop_sync_server(log_dir: Path, *, workers: int) -> Server:
+    """bench/noop_app.py under gunicorn's sync worker class (one request at a time per
+    process, no keep-alive): the simplest fast Flask deployment."""
+    argv = [
+        sys.executable,
+        str(ROOT / "bench" / "serve_noop.py"),
+        "--host",
+        HOST,
+        "--port",
+        "{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "sync",
+    ]
+    return Server("noop-sync", argv, health_path="/healthz", log_dir=log_dir)
 
 
 def naive_server(log_dir: Path, *, workers: int, threads: int) -> Server:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 
@@ -25,7 +27,7 @@ def _resource_dir(name: str) -> str:
     return str(inside if inside.is_dir() else package_dir.parent / name)
 
 
-def create_app(test_config: dict | None = None) -> Flask:
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from config.py defaults, `HOOKLOUPE_*` environment variables, then
     `test_config`. Creates the instance folder, the secret key and the tables if missing."""
     instance_path = os.path.abspath(os.environ.get("HOOKLOUPE_INSTANCE_PATH", "instance"))
@@ -62,7 +64,12 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from inspector.analyser import Analyser
 
-    analyser = Analyser(app, str(app.config["ANALYSER"]), sweep_s=float(app.config["ANALYSER_SWEEP_S"]))
+    analyser = Analyser(
+        app,
+        str(app.config["ANALYSER"]),
+        sweep_s=float(app.config["ANALYSER_SWEEP_S"]),
+        max_defer_s=float(app.config["ANALYSIS_MAX_DEFER_S"]),
+    )
     app.extensions["hookloupe.analyser"] = analyser
     analyser.start()
 

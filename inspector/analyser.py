@@ -1,12 +1,14 @@
 """Run the analysis of every capture once, right after its row is committed, off the response path.
 
-Each process has one `Analyser`. The capture path hands it the id of every row it commits
-(`notify`); a thread analyses them in batches (many captures, one read and one write) and
-writes provider, event, delivery id and verdict to the rows. A periodic sweep picks up rows
-that no process analysed (stored before a restart or a crash, or by another host): a row seen
-unanalysed by two consecutive sweeps is analysed here, so the process that stored it normally
-gets there first and work is rarely done twice. Changing a bin's secrets clears that bin's
-verdicts and bumps its `analysis_generation` (store.py); `wake(bin_id)` re-analyses them now.
+Each process has one `Analyser`. The capture path hands it every capture it commits, as it is
+in memory (`notify`); a thread analyses them in batches and writes provider, event, delivery
+id and verdict to the rows in one transaction (store/analysis.py). The thread yields to
+capture: while the process is saturated with captures it waits, up to `max_defer_s` (see
+`_yield_to_capture`), and then catches up in large batches. A periodic sweep picks up rows
+that no process analysed (stored before a restart or a crash, by another host, or left by an
+upgrade); see `Analyser.sweep` for how processes avoid doing the same work. Changing a bin's
+secrets clears that bin's verdicts and bumps its `analysis_generation` (store/secrets.py);
+`wake(bin_id)` re-analyses them now.
 
 A write is guarded: it only lands while the row is still unanalysed and the bin's generation is
 still the one whose secrets were used, so an analysis made with secrets that changed meanwhile
@@ -19,100 +21,119 @@ unanalysed until a process with an analyser runs).
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
 from flask import Flask
-from sqlalchemy import select
 
 from inspector import store
-from inspector.capture import insert
+from inspector.capture.insert import Committed
 from inspector.capture.request import CapturedRequest
 from inspector.db import db
-from inspector.models import Bin, Capture, Secret
+from inspector.models import Bin, Capture
 from inspector.signing.analysis import (
-    Analysis,
     analyse,
     captured_from_row,
     public_url,
     secret_values,
     sender_base,
-    signature_json,
     verify_as_of,
 )
 from inspector.signing.verify import SecretValue, Verification
+from inspector.store import analysis as analysis_store
 
 log = logging.getLogger(__name__)
 
 # Rows analysed per read and per write transaction.
 BATCH = 256
+# Captures handed over but not analysed yet are held in memory up to this many body bytes;
+# beyond it a capture is left to the sweep, which reads it back from the database.
+QUEUE_BYTES = 32 * 1024 * 1024
+# Before each pass the analyser watches the process for this long (new captures gather into
+# the batch meanwhile, so one pass — one bins read, one write — serves many), and runs only
+# if captures were in flight for less than SATURATED of that time (see `_yield_to_capture`).
+WINDOW_S = 0.05
+SATURATED = 0.75
+# A sweep takes at most this many rows; rows younger than RECENT_S may still be in another
+# process's queue (see `Analyser.sweep`).
+SWEEP_PAGE = 4 * BATCH
+RECENT_S = 30
 # Decrypted secrets are kept for this many bins per process (least recently used go first).
 SECRET_CACHE_BINS = 512
-
-_CAPTURE_COLUMNS = (
-    Capture.id,
-    Capture.bin_id,
-    Capture.received_at,
-    Capture.method,
-    Capture.path,
-    Capture.query_string,
-    Capture.headers,
-    Capture.remote_addr,
-    Capture.content_type,
-    Capture.body,
-    Capture.body_size,
-    Capture.body_truncated,
-)
-_UPDATE = (
-    "UPDATE captures SET provider_id = {p}, event = {p}, delivery_id = {p}, verdict = {p}, signature = {p} "
-    "WHERE id = {p} AND verdict IS NULL "
-    "AND (SELECT analysis_generation FROM bins WHERE bins.id = captures.bin_id) = {p}"
-)
-_SQL = {
-    "sqlite": {"update": _UPDATE.format(p="?")},
-    "postgresql": {
-        "update": _UPDATE.format(p="%s"),
-        # Holds the bins' generations still until the writes commit (a secret change waits).
-        "lock_bins": "SELECT id FROM bins WHERE id = ANY(%s) ORDER BY id FOR SHARE",
-    },
-}
 
 
 class Analyser:
     """The per-process analyser of `app` (see the module docstring)."""
 
-    def __init__(self, app: Flask, mode: str, *, sweep_s: float):
+    def __init__(self, app: Flask, mode: str, *, sweep_s: float, max_defer_s: float = 30.0):
         if mode not in ("background", "inline", "off"):
             raise ValueError(f"ANALYSER must be background, inline or off, not {mode!r}")
         self.app = app
         self.mode = mode
         self.sweep_s = sweep_s
+        self.max_defer_s = max_defer_s
+        self._inflight = 0  # captures this process is handling right now
+        self._busy_since = 0.0  # when the current stretch with captures in flight began
+        self._busy_total = 0.0  # seconds with captures in flight, before the current stretch
+        self._queued_bytes = 0
+        self._oldest = 0.0  # when the oldest queued capture was handed over (monotonic)
         self._lock = threading.Lock()
-        self._queued: list[int] = []
+        self._queued: list[Committed] = []
         self._bins: set[str] = set()
         self._wakeup = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._secrets: OrderedDict[str, tuple[int, list[SecretValue]]] = OrderedDict()
         self._sighted: set[int] = set()
+        self.backlog_left = False
         self.decryptions = 0  # how many times a bin's secrets were decrypted (tests and bench read it)
 
     # --- what the rest of the app calls -----------------------------------------------------
 
-    def notify(self, capture_id: int) -> None:
-        """A capture was committed: analyse it soon (now, in inline mode)."""
+    def notify(self, committed: Committed) -> None:
+        """A capture was committed: analyse it soon (now, in inline mode). It is handed over
+        as it is in memory, so the analyser need not read it back."""
         if self.mode == "inline":
-            self.analyse_ids([capture_id])
+            self.analyse_committed([committed])
         elif self.mode == "background":
+            size = len(committed.captured.body)
             with self._lock:
-                self._queued.append(capture_id)
+                if self._queued_bytes + size > QUEUE_BYTES:
+                    return  # memory is bounded: the sweep finds this row in the database later
+                if not self._queued:
+                    self._oldest = time.monotonic()
+                self._queued.append(committed)
+                self._queued_bytes += size
             self._wakeup.set()
+
+    def capture_started(self) -> None:
+        """The capture path began handling a request (see `_yield_to_capture`)."""
+        with self._lock:
+            if self._inflight == 0:
+                self._busy_since = time.monotonic()
+            self._inflight += 1
+
+    def capture_finished(self) -> None:
+        with self._lock:
+            self._inflight -= 1
+            if self._inflight == 0:
+                self._busy_total += time.monotonic() - self._busy_since
+
+    def _busy_time(self) -> float:
+        """Seconds this process has spent with captures in flight, so far."""
+        with self._lock:
+            ongoing = time.monotonic() - self._busy_since if self._inflight else 0.0
+            return self._busy_total + ongoing
+
+    def _is_saturated(self) -> bool:
+        """Watch the process for WINDOW_S: were captures in flight for SATURATED of it?"""
+        start, busy = time.monotonic(), self._busy_time()
+        self._stop.wait(WINDOW_S)
+        return self._busy_time() - busy >= SATURATED * (time.monotonic() - start)
 
     def wake(self, bin_id: str) -> None:
         """The bin's verdicts were cleared (its secrets changed): re-analyse them soon."""
@@ -140,11 +161,15 @@ class Analyser:
     # --- the work ----------------------------------------------------------------------------
 
     def analyse_ids(self, ids: Sequence[int]) -> int:
-        """Analyse those of `ids` still unanalysed; returns how many rows were written."""
+        """Analyse those of `ids` still unanalysed (read back from the database); returns how
+        many analyses were written."""
         written = 0
         for start in range(0, len(ids), BATCH):
-            chunk = ids[start : start + BATCH]
-            written += self._analyse_where(Capture.id.in_(chunk))
+            with self.app.app_context():
+                try:
+                    written += self._analyse(analysis_store.unanalysed(ids[start : start + BATCH]))
+                finally:
+                    db.session.remove()
         return written
 
     def analyse_bin(self, bin_id: str) -> int:
@@ -153,14 +178,7 @@ class Analyser:
         seen_max = 0
         while True:
             with self.app.app_context():
-                ids = list(
-                    db.session.scalars(
-                        select(Capture.id)
-                        .where(Capture.bin_id == bin_id, Capture.verdict.is_(None), Capture.id > seen_max)
-                        .order_by(Capture.id)
-                        .limit(BATCH)
-                    )
-                )
+                ids = analysis_store.unanalysed_ids_of_bin(bin_id, after=seen_max, limit=BATCH)
                 db.session.remove()
             if not ids:
                 return written
@@ -168,51 +186,58 @@ class Analyser:
             written += self.analyse_ids(ids)
 
     def sweep(self) -> int:
-        """Analyse rows that were unanalysed at the previous sweep too (left by a restart, a
-        crash or another process); returns how many rows were written."""
-        with self.app.app_context():
-            ids = set(
-                db.session.scalars(
-                    select(Capture.id).where(Capture.verdict.is_(None)).order_by(Capture.id).limit(4 * BATCH)
-                )
-            )
-            db.session.remove()
-        stale = sorted(ids & self._sighted)
-        self._sighted = ids - set(stale)
-        return self.analyse_ids(stale) if stale else 0
+        """Analyse the rows no process is about to analyse; returns how many were written.
 
-    def _analyse_where(self, condition: Any) -> int:
+        A recent row may sit in another process's queue, so it is taken only when two sweeps
+        in a row saw it unanalysed. An older one is a backlog (stored before a restart or a
+        crash, by a host without an analyser, after an upgrade, or a bin being re-checked):
+        it is taken at once, a page at a time from a random point, so that several processes
+        share a backlog instead of repeating each other's work. `backlog_left` says whether a
+        full page was taken (the thread then sweeps again without waiting)."""
+        recent_since = datetime.now(UTC) - timedelta(seconds=RECENT_S)
         with self.app.app_context():
-            try:
-                rows = db.session.execute(
-                    select(*_CAPTURE_COLUMNS).where(condition, Capture.verdict.is_(None)).order_by(Capture.id)
-                ).all()
-                if not rows:
-                    return 0
-                bins = self._bin_settings({row.bin_id for row in rows})
-                results = []
-                for row in rows:
-                    if row.bin_id not in bins:
-                        continue  # the bin was deleted meanwhile
-                    generation, public_base, secrets = bins[row.bin_id]
-                    captured = captured_from_row(row)
-                    url = sender_url(self.app, public_base, row.bin_id, captured)
-                    results.append((row.id, row.bin_id, generation, analyse(captured, secrets, public_url=url)))
-                return _write(results) if results else 0
-            finally:
-                db.session.remove()
+            recent = analysis_store.unanalysed_ids_since(recent_since, limit=SWEEP_PAGE)
+            backlog = analysis_store.backlog_page(recent_since, limit=SWEEP_PAGE)
+            db.session.remove()
+        stale = sorted(recent & self._sighted)
+        self._sighted = recent - set(stale)
+        self.backlog_left = len(backlog) == SWEEP_PAGE
+        return self.analyse_ids(stale + backlog)
+
+    def analyse_committed(self, batch: Sequence[Committed]) -> int:
+        """Analyse captures handed over by the capture path; returns how many rows were written."""
+        written = 0
+        for start in range(0, len(batch), BATCH):
+            with self.app.app_context():
+                try:
+                    written += self._analyse(batch[start : start + BATCH])
+                finally:
+                    db.session.remove()
+        return written
+
+    def _analyse(self, batch: Sequence[Committed]) -> int:
+        """Analyse `batch` with its bins' current secrets and write the results (app context)."""
+        if not batch:
+            return 0
+        bins = self._bin_settings({item.bin_id for item in batch})
+        results = []
+        for item in batch:
+            if item.bin_id not in bins:
+                continue  # the bin was deleted meanwhile
+            generation, public_base, secrets = bins[item.bin_id]
+            url = sender_url(self.app, public_base, item.bin_id, item.captured)
+            analysis = analyse(item.captured, secrets, public_url=url)
+            results.append(analysis_store.Result(item.capture_id, item.bin_id, generation, analysis))
+        return analysis_store.write(results) if results else 0
 
     def _bin_settings(self, bin_ids: Iterable[str]) -> dict[str, tuple[int, str | None, list[SecretValue]]]:
         """(generation, public base URL or None, decrypted secrets) by bin id. Secrets are
         decrypted once per generation of a bin's secrets, not per row."""
-        found = db.session.execute(
-            select(Bin.id, Bin.analysis_generation, Bin.public_base_url).where(Bin.id.in_(list(bin_ids)))
-        ).all()
         settings = {}
-        for bin_id, generation, public_base in found:
+        for bin_id, generation, public_base in analysis_store.bin_generations(bin_ids):
             cached = self._secrets.get(bin_id)
             if cached is None or cached[0] != generation:
-                rows = list(db.session.scalars(select(Secret).where(Secret.bin_id == bin_id).order_by(Secret.id)))
+                rows = analysis_store.secrets_of(bin_id)
                 cached = (generation, secret_values(rows, self.app.config["SECRET_KEY"]))
                 self.decryptions += 1
                 self._secrets[bin_id] = cached
@@ -222,22 +247,34 @@ class Analyser:
             settings[bin_id] = (generation, public_base, cached[1])
         return settings
 
+    def _yield_to_capture(self, since: float) -> None:
+        """Wait while this process is saturated with captures, unless the work waiting since
+        `since` (monotonic) has waited `max_defer_s`. Capture is what must not slow down: at
+        saturation the analysis falls behind, then catches up in large batches (cheap per
+        capture) once the load drops, or every `max_defer_s` at the latest. At ordinary load
+        captures are in flight a small part of the time and the analysis runs after one
+        WINDOW_S."""
+        while not self._stop.is_set() and self._is_saturated() and time.monotonic() - since < self.max_defer_s:
+            pass
+
     def _run(self) -> None:
         next_sweep = time.monotonic() + self.sweep_s
         while not self._stop.is_set():
             self._wakeup.wait(max(0.0, next_sweep - time.monotonic()))
             self._wakeup.clear()
+            self._yield_to_capture(self._oldest if self._queued else time.monotonic())
             with self._lock:
-                ids, self._queued = self._queued, []
+                queued, self._queued, self._queued_bytes = self._queued, [], 0
                 bins, self._bins = self._bins, set()
             try:
-                if ids:
-                    self.analyse_ids(ids)
+                if queued:
+                    self.analyse_committed(queued)
                 for bin_id in bins:
                     self.analyse_bin(bin_id)
                 if time.monotonic() >= next_sweep:
+                    self._yield_to_capture(next_sweep)
                     self.sweep()
-                    next_sweep = time.monotonic() + self.sweep_s
+                    next_sweep = time.monotonic() + (0 if self.backlog_left else self.sweep_s)
             except Exception:
                 log.exception("analysis pass failed")
                 self._stop.wait(1.0)
@@ -258,34 +295,6 @@ def verify_now(app: Flask, bin_: Bin, row: Capture, *, at: datetime) -> Verifica
     secrets = secret_values(store.list_secrets(bin_.id), app.config["SECRET_KEY"])
     captured = captured_from_row(row)
     return verify_as_of(captured, secrets, public_url=sender_url(app, bin_.public_base_url, bin_.id, captured), at=at)
-
-
-def _write(results: list[tuple[int, str, int, Analysis]]) -> int:
-    """Store the analyses in one write transaction (the capture path's group commit on
-    SQLite); a row whose bin changed generation meanwhile is left for another pass."""
-    dialect = db.engine.dialect.name
-    sql = _SQL[dialect]
-    params = [
-        (
-            analysis.provider_id,
-            analysis.event,
-            analysis.delivery_id,
-            analysis.verification.status,
-            json.dumps(signature_json(analysis), default=str),
-            capture_id,
-            generation,
-        )
-        for capture_id, _bin_id, generation, analysis in results
-    ]
-    bin_ids = sorted({bin_id for _, bin_id, _, _ in results})
-
-    def work(cursor: Any) -> int:
-        if "lock_bins" in sql:
-            cursor.execute(sql["lock_bins"], (bin_ids,))
-        cursor.executemany(sql["update"], params)
-        return len(params)
-
-    return int(insert.run_write(work))
 
 
 def analyser_of(app: Flask) -> Analyser:

@@ -143,7 +143,7 @@ def parse_public_base(value: object) -> str | None:
     return value.rstrip("/")
 
 
-def parse_secret(data: dict) -> tuple[str, str, str | None]:
+def parse_secret(data: dict[str, object]) -> tuple[str, str, str | None]:
     """Validate `{label, value, provider?}`; return (label, value, provider)."""
     label, value, provider = data.get("label"), data.get("value"), data.get("provider")
     if not isinstance(label, str) or not 1 <= len(label.strip()) <= 100:

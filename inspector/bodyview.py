@@ -112,7 +112,7 @@ def content_views(data: bytes, mime: str, params: dict[str, str]) -> list[BodyVi
 def media_type(content_type: str) -> tuple[str, dict[str, str]]:
     """`("type/subtype", {param: value})` from a Content-Type value, lower-cased, unquoted."""
     head, separator, rest = content_type.partition(";")
-    params = {}
+    params: dict[str, str] = {}
     for name, value in _PARAM.findall(separator + rest):
         value = value.strip()
         if value.startswith('"') and value.endswith('"') and len(value) >= 2:
@@ -196,7 +196,7 @@ class _Token(str):
     """A number or constant exactly as written: pretty JSON never rounds 1.10 to 1.1."""
 
 
-class _Object(list):
+class _Object(list[tuple[str, object]]):
     """An object's (key, value) pairs in order: duplicate keys stay visible."""
 
 
@@ -224,7 +224,7 @@ def pretty_json(data: bytes) -> str | None:
     return "".join(out)[: TEXT_LIMIT + 1]
 
 
-def _write_json(value, depth: int, out: list[str], budget: list[int]) -> None:
+def _write_json(value: object, depth: int, out: list[str], budget: list[int]) -> None:
     if isinstance(value, list) and value:
         opening, closing = ("{", "}") if isinstance(value, _Object) else ("[", "]")
         _emit(opening, out, budget)

@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
-def serve_options(host: str, port: int, workers: int, threads: int) -> dict:
+def serve_options(host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
     """gunicorn settings. Threaded workers: an open live page holds one thread for its event
     stream, and each worker caps streams (STREAM_MAX_PER_WORKER) below its thread count, so
     some threads are always free for capture. The app is built in each worker (no preload):
@@ -30,7 +35,7 @@ def serve_options(host: str, port: int, workers: int, threads: int) -> dict:
     }
 
 
-def _finish_deliveries(_server, worker) -> None:
+def _finish_deliveries(_server: object, worker: object) -> None:
     """On a graceful stop, let the worker's forwarder finish its attempt first."""
     app = getattr(worker, "wsgi", None)
     if app is not None and hasattr(app, "extensions"):
@@ -48,12 +53,12 @@ def serve(args: argparse.Namespace) -> int:
 
     options = serve_options(args.host, args.port, args.workers, args.threads)
 
-    class HookloupeServer(BaseApplication):
-        def load_config(self):
+    class HookloupeServer(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hints
+        def load_config(self) -> None:
             for key, value in options.items():
                 self.cfg.set(key, value)
 
-        def load(self):
+        def load(self) -> Flask:
             from inspector import create_app
 
             return create_app()
@@ -192,7 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    func: Callable[[argparse.Namespace], int] = args.func
+    return func(args)
 
 
 if __name__ == "__main__":

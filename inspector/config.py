@@ -39,6 +39,9 @@ STREAM_MAX_PER_WORKER = 24
 # (a thread per process, off the response path), `inline` (before the capture is answered:
 # deterministic, for tests) or `off` (rows wait for a process that analyses).
 ANALYSER = "background"
+# While a process is busy capturing, its analysis waits (capture comes first), at most this
+# many seconds; then it runs anyway, in one large batch.
+ANALYSIS_MAX_DEFER_S = 30
 # An event stream holds a new capture back until it is analysed, at most this many seconds.
 ANALYSIS_WAIT_S = 1.0
 # Seconds between sweeps for rows no process analysed (stored before a restart, or elsewhere).

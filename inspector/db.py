@@ -1,9 +1,13 @@
 """The SQLAlchemy handle and the engine settings for SQLite and PostgreSQL."""
 
+from typing import Any
+
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import ConnectionPoolEntry
 
 
 class Base(DeclarativeBase):
@@ -13,7 +17,7 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 
 
-def engine_options(url: str) -> dict:
+def engine_options(url: str) -> dict[str, Any]:
     """Engine options for `url`. Pools are sized for a gthread worker (32 threads plus the
     janitor and forwarder) so threads rarely wait for a connection; PostgreSQL's stays under
     its default 100 connections for up to four workers."""
@@ -23,7 +27,7 @@ def engine_options(url: str) -> dict:
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, _record):
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     """WAL lets readers run beside the writer; foreign keys make cascades real."""
     if type(dbapi_connection).__module__ != "sqlite3":
         return

@@ -13,7 +13,7 @@ from inspector import store
 log = logging.getLogger(__name__)
 
 
-def prune_once(app: Flask) -> dict:
+def prune_once(app: Flask) -> dict[str, int]:
     """One pruning pass with the app's limits; returns the counts deleted."""
     with app.app_context():
         return store.prune(

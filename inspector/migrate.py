@@ -128,10 +128,13 @@ def upgrade(engine: Engine, *, lock_path: str | None) -> Upgrade:
     revision this version does not know (a newer Hookloupe upgraded it).
     """
     target = head()
-    # The common case, every start of an up-to-date server: one read, no lock.
-    with engine.connect() as conn:
-        if _revision(conn) == target:
-            return Upgrade(target, target)
+    # The common case, every start of an up-to-date server: one read, no lock. Not on SQLite:
+    # a first connection there switches the file to WAL, which fails while another process
+    # holds it for an upgrade, so SQLite processes always take the (cheap) file lock first.
+    if engine.dialect.name != "sqlite":
+        with engine.connect() as conn:
+            if _revision(conn) == target:
+                return Upgrade(target, target)
     with _locked(engine, lock_path) as conn:
         before = _revision(conn)
         if before == target:  # another process did it while we waited for the lock

@@ -3,27 +3,35 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, LargeBinary, String, Text, text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from inspector.db import db
+from inspector.db import Base, db
+
+# mypy cannot take an attribute as a base class (python/mypy#8603); `db.Model` is built at
+# runtime from `Base`'s declarative bases, so mypy checks the models against `Base`.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in and out, on SQLite (which keeps no zone) as on PostgreSQL."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is not None and dialect.name == "sqlite":
             return value.astimezone(UTC).replace(tzinfo=None)
         return value
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
@@ -32,7 +40,7 @@ class UTCDateTime(TypeDecorator):
 UTC_DATETIME = UTCDateTime()
 
 
-class Bin(db.Model):
+class Bin(Model):
     __tablename__ = "bins"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -41,7 +49,7 @@ class Bin(db.Model):
     max_requests: Mapped[int | None]
     response_status: Mapped[int] = mapped_column(default=200)
     # [[name, value], ...]; None means the default JSON answer.
-    response_headers: Mapped[list | None] = mapped_column(JSON)
+    response_headers: Mapped[list[list[str]] | None] = mapped_column(JSON)
     # None means the default `{"ok": true, "request_id": N}` body.
     response_body: Mapped[str | None] = mapped_column(Text)
     response_delay_ms: Mapped[int] = mapped_column(default=0)
@@ -56,7 +64,7 @@ class Bin(db.Model):
     analysis_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
-class Capture(db.Model):
+class Capture(Model):
     __tablename__ = "captures"
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
@@ -66,7 +74,7 @@ class Capture(db.Model):
     path: Mapped[str] = mapped_column(Text)
     query_string: Mapped[str] = mapped_column(Text)
     # [[name, value], ...] in arrival order.
-    headers: Mapped[list] = mapped_column(JSON)
+    headers: Mapped[list[list[str]]] = mapped_column(JSON)
     remote_addr: Mapped[str] = mapped_column(String(64))
     content_type: Mapped[str] = mapped_column(Text)
     body: Mapped[bytes] = mapped_column(LargeBinary)
@@ -81,7 +89,7 @@ class Capture(db.Model):
     verdict: Mapped[str | None] = mapped_column(String(16))
     # The rest of the verdict: {"scheme", "secret", "detail", "inferred", "warnings", "debug"}
     # (secret = the matching secret's label, never its value); None while `verdict` is None.
-    signature: Mapped[dict | None] = mapped_column(JSON)
+    signature: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Set when Hookloupe answered a provider handshake instead of the bin's response.
     handshake: Mapped[str | None] = mapped_column(Text)
 
@@ -103,7 +111,7 @@ class Capture(db.Model):
     )
 
 
-class Secret(db.Model):
+class Secret(Model):
     """A signing secret of a bin, encrypted; optionally only for one provider."""
 
     __tablename__ = "secrets"
@@ -117,11 +125,11 @@ class Secret(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTC_DATETIME)
 
 
-class Delivery(db.Model):
+class Delivery(Model):
     """One attempt to send a capture to a target (a replay, or one try of an auto-forward)."""
 
     __tablename__ = "deliveries"
-    __table_args__: ClassVar = {"sqlite_autoincrement": True}
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id", ondelete="CASCADE"), index=True)
@@ -133,14 +141,14 @@ class Delivery(db.Model):
     error: Mapped[str | None] = mapped_column(Text)
     elapsed_ms: Mapped[int]
     # [[name, value], ...] as the target sent them.
-    response_headers: Mapped[list] = mapped_column(JSON)
+    response_headers: Mapped[list[list[str]]] = mapped_column(JSON)
     response_body: Mapped[bytes] = mapped_column(LargeBinary)
     # What was changed before sending (edits, re-signing), in words; None when sent as captured.
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTC_DATETIME)
 
 
-class ForwardJob(db.Model):
+class ForwardJob(Model):
     """A capture waiting to be auto-forwarded: the durable queue the forwarder drains.
 
     A worker claims a job by setting `lease_token`/`lease_until` with a conditional UPDATE, so

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
+from typing import Any
 
 from inspector.capture.request import query_pairs
-from inspector.models import Bin, Capture, Delivery
+from inspector.models import Bin, Capture, Delivery, Secret
 from inspector.signing import providers
 from inspector.signing.analysis import stored_verification
 from inspector.signing.verify import Verification, verification_to_json
@@ -18,7 +19,7 @@ def iso(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def bin_json(bin_: Bin, *, base_url: str, request_count: int, default_max: int) -> dict:
+def bin_json(bin_: Bin, *, base_url: str, request_count: int, default_max: int) -> dict[str, Any]:
     return {
         "id": bin_.id,
         "capture_url": f"{base_url}/h/{bin_.id}",
@@ -38,7 +39,7 @@ def bin_json(bin_: Bin, *, base_url: str, request_count: int, default_max: int) 
     }
 
 
-def summary_json(row: Capture) -> dict:
+def summary_json(row: Capture) -> dict[str, Any]:
     """The Summary shape; reads no body bytes (list queries defer them)."""
     return {
         "id": row.id,
@@ -56,7 +57,7 @@ def summary_json(row: Capture) -> dict:
     }
 
 
-def provider_json(row: Capture) -> dict | None:
+def provider_json(row: Capture) -> dict[str, Any] | None:
     """The DESIGN §4 `provider` object from the detection stored at capture time."""
     if row.provider_id is None:
         return None
@@ -69,7 +70,7 @@ def provider_json(row: Capture) -> dict | None:
     }
 
 
-def request_json(row: Capture, verification: Verification | None = None) -> dict:
+def request_json(row: Capture, verification: Verification | None = None) -> dict[str, Any]:
     """The full Request shape: Summary plus headers, query pairs, address, body and the
     signature verdict: the stored one, or `verification` when given (e.g. "check now")."""
     return summary_json(row) | {
@@ -83,7 +84,7 @@ def request_json(row: Capture, verification: Verification | None = None) -> dict
     }
 
 
-def stored_signature_json(row: Capture) -> dict:
+def stored_signature_json(row: Capture) -> dict[str, Any]:
     """The row's stored verdict as the Request `signature`; while the row awaits analysis,
     status None and a detail that says so."""
     if row.verdict is None:
@@ -99,7 +100,7 @@ def stored_signature_json(row: Capture) -> dict:
     return verification_to_json(stored_verification(row.verdict, row.signature))
 
 
-def stats_json(stats: BinStats, *, max_requests: int) -> dict:
+def stats_json(stats: BinStats, *, max_requests: int) -> dict[str, Any]:
     """The DESIGN §4 stats shape."""
     return {
         "request_count": stats.request_count,
@@ -120,7 +121,7 @@ def _provider_name(provider_id: str | None) -> str:
     return entry.name if entry else provider_id
 
 
-def secret_json(row) -> dict:
+def secret_json(row: Secret) -> dict[str, Any]:
     """The Secret shape: never the value, only a hint of its last characters."""
     return {
         "id": row.id,
@@ -131,7 +132,7 @@ def secret_json(row) -> dict:
     }
 
 
-def delivery_json(row: Delivery) -> dict:
+def delivery_json(row: Delivery) -> dict[str, Any]:
     return {
         "id": row.id,
         "request_id": row.capture_id,

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from flask import Flask
 
@@ -120,7 +121,7 @@ def _recent(bin_id: str) -> list[Capture]:
     return store.recent_captures(bin_id, datetime.now(UTC) - LATE_COMMIT_WINDOW)
 
 
-def summary_data(summary: dict) -> str:
+def summary_data(summary: dict[str, Any]) -> str:
     return json.dumps(summary, separators=(",", ":"))
 
 

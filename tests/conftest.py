@@ -96,9 +96,10 @@ class LiveServer:
         self.workers = workers
         self.log_path = tmp_path / f"server-{self.port}.log"
         self.process = None
+        self._log = None
 
     def start(self) -> LiveServer:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - the server process writes it until stop()
+        self._log = log = open(self.log_path, "ab")  # noqa: SIM115 - the server writes it until stop()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "inspector.cli", "serve", "--port", str(self.port), "--workers", str(self.workers)],
             cwd=ROOT,
@@ -127,6 +128,9 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def create_bin(self, name: str | None = None) -> str:
         response = httpx.post(self.url + "/api/bins", json={"name": name} if name else {}, timeout=10)

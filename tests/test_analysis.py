@@ -21,6 +21,7 @@ from inspector.signing import analysis
 from inspector.signing.analysis import Analysis
 from inspector.signing.samples import build_sample
 from inspector.signing.verify import Verification
+from inspector.store import analysis as analysis_store
 
 GITHUB_SECRET = "It's a Secret to Everybody"
 
@@ -187,6 +188,67 @@ def test_rows_stored_while_no_analyser_ran_are_analysed_after_a_restart(database
         close(restarted)
 
 
+def test_a_backlog_larger_than_a_sweep_page_is_analysed_page_after_page(database_url, tmp_path):
+    """Rows stored long ago and never analysed (an upgrade, a host without an analyser) are a
+    backlog: a new process takes them at once, one sweep page after another."""
+    stopped = make_app(database_url, tmp_path, ANALYSER="off")
+    stopped.extensions["hookloupe.clock"] = lambda: datetime(2026, 1, 1, tzinfo=UTC)
+    client = stopped.test_client()
+    bin_id = client.post("/api/bins", json={"name": "backlog"}).json["id"]
+    count = analyser_module.SWEEP_PAGE + 100
+    for _ in range(count):
+        assert client.post(f"/h/{bin_id}", data=b"{}").status_code == 200
+    assert client.get(f"/api/bins/{bin_id}/stats").json["unanalysed"] == count
+    close(stopped)
+
+    restarted = make_app(database_url, tmp_path, ANALYSER_SWEEP_S=0.2)
+    try:
+        stats = settled_stats(restarted.test_client(), bin_id, timeout=60)
+        assert (stats["unanalysed"], stats["verdicts"]) == (0, {"none": count})
+    finally:
+        close(restarted)
+
+
+def analysed(client, bin_id: str, capture_id: int) -> bool:
+    return client.get(f"/api/bins/{bin_id}/requests/{capture_id}").json["analysed"]
+
+
+def test_analysis_waits_while_the_process_is_saturated_and_catches_up_after(database_url, tmp_path):
+    app = make_app(database_url, tmp_path)
+    client = app.test_client()
+    analyser = analyser_of(app)
+    try:
+        bin_id = client.post("/api/bins", json={"name": "saturated"}).json["id"]
+        analyser.capture_started()  # a capture in flight all the time: the process is saturated
+        capture_id = plain(client, bin_id)
+        time.sleep(0.5)
+        assert not analysed(client, bin_id, capture_id)
+        analyser.capture_finished()  # the load stops
+        deadline = time.monotonic() + 5
+        while not analysed(client, bin_id, capture_id) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert analysed(client, bin_id, capture_id)
+    finally:
+        close(app)
+
+
+def test_saturation_defers_the_analysis_only_up_to_its_bound(database_url, tmp_path):
+    app = make_app(database_url, tmp_path, ANALYSIS_MAX_DEFER_S=0.3)
+    client = app.test_client()
+    analyser = analyser_of(app)
+    try:
+        bin_id = client.post("/api/bins", json={"name": "bounded"}).json["id"]
+        analyser.capture_started()
+        capture_id = plain(client, bin_id)
+        deadline = time.monotonic() + 5
+        while not analysed(client, bin_id, capture_id) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert analysed(client, bin_id, capture_id)  # although a capture is still in flight
+        analyser.capture_finished()
+    finally:
+        close(app)
+
+
 def test_an_analysis_made_with_secrets_that_changed_meanwhile_is_not_written(database_url, tmp_path):
     app = make_app(database_url, tmp_path, ANALYSER="off")
     client = app.test_client()
@@ -198,7 +260,7 @@ def test_an_analysis_made_with_secrets_that_changed_meanwhile_is_not_written(dat
             generation = db.session.execute(db.text("SELECT analysis_generation FROM bins")).scalar_one()
         add_secret(client, bin_id)  # bumps the generation while the analysis "ran"
         with app.app_context():
-            analyser_module._write([(capture_id, bin_id, generation, stale)])
+            analysis_store.write([analysis_store.Result(capture_id, bin_id, generation, stale)])
         assert client.get(f"/api/bins/{bin_id}/requests/{capture_id}").json["analysed"] is False
         analyser_of(app).analyse_bin(bin_id)
         assert client.get(f"/api/bins/{bin_id}/requests/{capture_id}").json["signature"]["status"] == "valid"

@@ -188,7 +188,7 @@ def test_hostile_capture_runs_nothing_and_requests_nothing(page, live_server):
     page.wait_for_timeout(500)  # give any injected trigger ("load") time to fire
 
     assert page.evaluate("typeof window.__pwned") == "undefined"
-    assert page.locator("#detail img, #request-list img, [hx-trigger]").count() == 0
+    assert page.locator("#detail img, #request-list img, [hx-trigger]:not(#facets)").count() == 0
     paths = [httpx.URL(url).path for url in page.recorder.requests]
     assert "/api/bins" not in paths
     assert not [path for path in paths if path.endswith("/x")]
@@ -361,4 +361,55 @@ def test_filters_reload_the_list_and_skip_live_rows_that_do_not_match(page, live
     expect(page.locator(f"#req-{later_plain}")).to_have_count(0)
     page.click("#filters .reset")
     expect(page.locator(f"#req-{later_plain}")).to_be_visible()
+    assert page.recorder.csp_errors() == [] and page.recorder.page_errors == []
+
+
+# --- counts ------------------------------------------------------------------------------------
+
+
+def github_capture(server, bin_id: str, secret: str) -> int:
+    sample = build_sample("github", secret=secret, event="push", at=datetime.now(UTC))
+    return post_capture(server, bin_id, "/gh", content=sample.body, headers=dict(sample.headers))
+
+
+def provider_option(page, value: str):
+    return page.locator(f'#facets select[name=provider] option[value="{value}"]')
+
+
+def test_counts_update_live_and_after_clear_all(page, live_server):
+    bin_id = live_server.create_bin("counts-bin")
+    open_live(page, bin_id)
+    page.on("dialog", lambda dialog: dialog.accept())
+    for _ in range(3):
+        github_capture(live_server, bin_id, "some-secret")
+    post_capture(live_server, bin_id)
+    expect(page.locator("#bin-counts")).to_have_text("4 of 1000 requests kept", timeout=5000)
+    expect(provider_option(page, "github")).to_have_text("GitHub (3)")
+    expect(provider_option(page, "none")).to_have_text("no provider (1)")
+    expect(page.locator('#facets select[name=verdict] option[value="no_secret"]')).to_have_text("no secret (3)")
+
+    page.click("#live header button.danger")  # clear all
+    expect(page.locator("#bin-counts")).to_have_text("0 of 1000 requests kept")
+    expect(provider_option(page, "github")).to_have_count(0)
+    post_capture(live_server, bin_id)
+    expect(page.locator("#bin-counts")).to_have_text("1 of 1000 requests kept", timeout=5000)
+    assert page.recorder.csp_errors() == [] and page.recorder.page_errors == []
+
+
+def test_a_new_secret_rechecks_every_row_and_the_list_follows(page, live_server):
+    secret = "recheck-secret-0123456789"
+    bin_id = live_server.create_bin("recheck-bin")
+    ids = [github_capture(live_server, bin_id, secret) for _ in range(30)]
+    open_live(page, bin_id)
+    expect(page.locator('#facets select[name=verdict] option[value="no_secret"]')).to_have_text("no secret (30)")
+    response = httpx.post(
+        f"{live_server.url}/api/bins/{bin_id}/secrets",
+        json={"label": "gh", "value": secret, "provider": "github"},
+        timeout=10,
+    )
+    assert response.status_code == 201
+    # The facets poll (every 10 s at rest) then follow the background re-check, and when it is
+    # done the list reloads with the new verdicts.
+    expect(page.locator('#facets select[name=verdict] option[value="valid"]')).to_have_text("valid (30)", timeout=15000)
+    expect(page.locator(f"#req-{ids[0]} .verdict")).to_have_text("valid", timeout=15000)
     assert page.recorder.csp_errors() == [] and page.recorder.page_errors == []

@@ -150,7 +150,8 @@ def test_htmx_is_configured_strictly_and_served_locally(client):
     assert '"allowEval": false' in html and '"allowScriptTags": false' in html
     assert '"selfRequestsOnly": true' in html and '"includeIndicatorStyles": false' in html
     for src in re.findall(r'<script src="([^"]+)"', html):
-        assert client.get(src).status_code == 200
+        with client.get(src) as script:
+            assert script.status_code == 200
 
 
 def test_vendored_scripts_ship_with_their_licences():

@@ -1,11 +1,12 @@
 """Schemes: sign/verify round trips, fixed vectors, and each failure class."""
 
+import base64
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from inspector.signing import providers
 from inspector.signing.schemes import (
@@ -273,6 +274,19 @@ def test_adyen_items_sign_and_verify():
         AdyenItems().verify(signed, "not hex", at=AT)
     with pytest.raises(SignatureMismatchError):
         AdyenItems().verify(replace(signed, body=signed.body.replace(b'"value":1', b'"value":2')), key, at=AT)
+
+
+@pytest.mark.parametrize(
+    "private",
+    [ed25519.Ed25519PrivateKey.generate, lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)],
+    ids=["ed25519", "rsa"],
+)
+def test_ecdsa_sign_rejects_a_private_key_that_is_not_ec(private):
+    der = private().private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    with pytest.raises(SecretFormatError, match="not an elliptic-curve key"):
+        SCHEMES["ecdsa"][0].sign(msg(), base64.b64encode(der).decode(), at=AT)
 
 
 def test_unverifiable_raises():

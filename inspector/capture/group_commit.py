@@ -94,7 +94,7 @@ class GroupWriter:
             for job in batch:
                 self._commit([job])
 
-    def _transaction(self, batch: list[_Job]) -> list | BaseException:
+    def _transaction(self, batch: list[_Job]) -> list[Any] | BaseException:
         """The batch's results after a commit, or the error after a rollback."""
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         try:

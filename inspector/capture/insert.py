@@ -3,7 +3,7 @@ connection from SQLAlchemy's pool, in one transaction; then hand the new row to 
 
 Every captured request runs them, so they skip SQLAlchemy's statement building and result
 processing (which cost more than the capture itself). The column list comes from the
-`captures` table in models.py; everything else talks to the database through store.py.
+`captures` table in models.py; the rest of the app talks to the database through store/.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 
@@ -22,6 +22,11 @@ from inspector.capture.request import CapturedRequest
 from inspector.db import db
 from inspector.models import Capture
 from inspector.signing.analysis import clip
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from inspector.signing.providers import Detection
 
 # Every column but these is written by the capture insert; the analysis fills these later.
 _LEFT_TO_ANALYSIS = ("id", "verdict", "signature")
@@ -69,7 +74,7 @@ def capture_target(bin_id: str) -> CaptureTarget | None:
     return None if row is None else _target(bin_id, row)
 
 
-def _target(bin_id: str, row: tuple) -> CaptureTarget:
+def _target(bin_id: str, row: tuple[Any, ...]) -> CaptureTarget:
     status, headers, body, delay, forward_url, forward_enabled, handshakes = row
     if isinstance(headers, str):  # SQLite returns JSON as text
         headers = json.loads(headers)
@@ -85,12 +90,21 @@ class StoredCapture:
     response: ResponseSettings
 
 
+@dataclass(frozen=True)
+class Committed:
+    """A committed capture as the capture path hands it to the analyser (no need to read it back)."""
+
+    capture_id: int
+    bin_id: str
+    captured: CapturedRequest
+
+
 def store_capture(
     bin_id: str,
     captured: CapturedRequest,
     *,
     forward: bool = True,
-    detection=None,
+    detection: Detection | None = None,
     handshake: str | None = None,
 ) -> StoredCapture | None:
     """In one transaction: look the bin up, insert the capture and, when the bin forwards
@@ -121,7 +135,7 @@ def store_capture(
     params = tuple(values[name] for name in INSERTED_COLUMNS)
     sql = _SQL[dialect]
 
-    def work(cursor) -> StoredCapture | None:
+    def work(cursor: Any) -> StoredCapture | None:
         cursor.execute(sql["target"], (bin_id,))
         row = cursor.fetchone()
         if row is None:
@@ -134,13 +148,13 @@ def store_capture(
         return StoredCapture(capture_id, target.response)
 
     try:
-        stored = _sqlite_group_writer(engine).run(work) if sqlite else _run_alone(engine, work)
+        stored: StoredCapture | None = _sqlite_group_writer(engine).run(work) if sqlite else _run_alone(engine, work)
     except Exception as error:
         if _is_foreign_key_error(error):  # the bin was deleted in between (PostgreSQL)
             return None
         raise
     if stored is not None:
-        current_app.extensions["hookloupe.analyser"].notify(stored.capture_id)
+        current_app.extensions["hookloupe.analyser"].notify(Committed(stored.capture_id, bin_id, captured))
     return stored
 
 
@@ -152,7 +166,7 @@ def run_write(work: Callable[[Any], Any]) -> Any:
     return _sqlite_group_writer(engine).run(work) if engine.dialect.name == "sqlite" else _run_alone(engine, work)
 
 
-def _run_alone(engine, work):
+def _run_alone(engine: Engine, work: group_commit.Work) -> Any:
     """`work(cursor)` in its own transaction (PostgreSQL handles concurrent writers itself)."""
     raw = engine.raw_connection()
     try:
@@ -168,16 +182,16 @@ def _run_alone(engine, work):
         raw.close()
 
 
-def _sqlite_group_writer(engine) -> group_commit.GroupWriter:
+def _sqlite_group_writer(engine: Engine) -> group_commit.GroupWriter:
     """The app's group-commit writer for its SQLite database (one per app and process)."""
-    writer = current_app.extensions.get("hookloupe.group_writer")
+    writer: group_commit.GroupWriter | None = current_app.extensions.get("hookloupe.group_writer")
     if writer is None:
         writer = group_commit.GroupWriter(engine.raw_connection, f"{engine.url.database}-capture.lock")
         writer = current_app.extensions.setdefault("hookloupe.group_writer", writer)
     return writer
 
 
-def _timestamp(moment: datetime, sqlite: bool):
+def _timestamp(moment: datetime, sqlite: bool) -> datetime | str:
     """SQLite keeps naive UTC text in SQLAlchemy's format (models.UTCDateTime reads it back)."""
     if not sqlite:
         return moment

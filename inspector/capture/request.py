@@ -11,11 +11,15 @@ import ipaddress
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import IO, TYPE_CHECKING
 from urllib.parse import parse_qsl, quote
 
 from werkzeug.wsgi import get_input_stream
 
 from inspector.headers import first_header
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
 # Read the body in pieces of this size: large enough to be fast, small enough to stay bounded.
 _READ_CHUNK = 64 * 1024
@@ -70,7 +74,7 @@ def _wsgi_text(value: str) -> str:
         return value
 
 
-def header_pairs(environ: dict) -> tuple[tuple[str, str], ...]:
+def header_pairs(environ: WSGIEnvironment) -> tuple[tuple[str, str], ...]:
     """Header pairs in the order the WSGI server recorded them (arrival order under gunicorn).
 
     WSGI upper-cases names and the server joins repeated headers with ","; names are
@@ -96,7 +100,7 @@ def _header_name(environ_key: str) -> str:
     return "-".join(part.capitalize() for part in environ_key[5:].split("_"))
 
 
-def read_body(stream, limit: int) -> tuple[bytes, int, bool]:
+def read_body(stream: IO[bytes], limit: int) -> tuple[bytes, int, bool]:
     """Read at most `limit` bytes from `stream`, then drain the rest to learn the true size.
 
     Returns `(body, true_size, truncated)`. Draining stops after `_DRAIN_CAP` bytes; the size
@@ -122,7 +126,7 @@ def read_body(stream, limit: int) -> tuple[bytes, int, bool]:
     return body[:limit], size, True
 
 
-def client_address(environ: dict, trusted_proxies: int) -> str:
+def client_address(environ: WSGIEnvironment, trusted_proxies: int) -> str:
     """The client's address: `REMOTE_ADDR`, or with `trusted_proxies` = n the n-th address
     from the right of `X-Forwarded-For` (the one our own outermost proxy saw).
 
@@ -142,10 +146,10 @@ def client_address(environ: dict, trusted_proxies: int) -> str:
         return remote
 
 
-def raw_path(environ: dict) -> str:
+def raw_path(environ: WSGIEnvironment) -> str:
     """The request path as sent (still percent-encoded) when the server kept it, else
     PATH_INFO re-encoded. gunicorn and the Werkzeug server keep `RAW_URI`/`REQUEST_URI`."""
-    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    raw: str | None = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if raw:
         path = raw.split("?", 1)[0]
         if path.startswith(("http://", "https://")):  # absolute-form request target
@@ -161,7 +165,7 @@ def sub_path(full_path: str, bin_id: str) -> str:
 
 
 def capture_request(
-    environ: dict, bin_id: str, *, max_body_bytes: int, trusted_proxies: int, received_at: datetime
+    environ: WSGIEnvironment, bin_id: str, *, max_body_bytes: int, trusted_proxies: int, received_at: datetime
 ) -> CapturedRequest:
     """Build the `CapturedRequest` for a WSGI request addressed to `/h/<bin_id>...`.
 
@@ -183,7 +187,7 @@ def capture_request(
     )
 
 
-def _input_stream(environ: dict):
+def _input_stream(environ: WSGIEnvironment) -> IO[bytes]:
     """The body stream, bounded by Content-Length unless the server marked it terminated
     (chunked bodies under gunicorn); Werkzeug's helper makes exactly that choice."""
     return get_input_stream(environ, safe_fallback=False)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 # Bodies are diffed line by line; beyond this many lines a side is cut (and the note says so),
 # so a huge response cannot make the page slow.
@@ -30,6 +32,19 @@ class DiffLine:
 
     kind: str
     text: str
+
+
+class Attempt(Protocol):
+    """What a comparison reads of a delivery attempt: a Delivery row, or anything alike."""
+
+    @property
+    def status_code(self) -> int | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def response_headers(self) -> Sequence[Sequence[str]] | None: ...
+    @property
+    def response_body(self) -> bytes | None: ...
 
 
 @dataclass(frozen=True)
@@ -59,10 +74,13 @@ def hex_dump(body: bytes) -> str:
     )
 
 
-def compare_headers(left: list, right: list) -> list[HeaderRow]:
+def compare_headers(left: Sequence[Sequence[str]], right: Sequence[Sequence[str]]) -> list[HeaderRow]:
     """Header pairs of both sides by name (case-insensitive), in the left side's order, then
     names only the right side has."""
-    left_map, right_map, order, spelled = {}, {}, [], {}
+    left_map: dict[str, list[str]] = {}
+    right_map: dict[str, list[str]] = {}
+    order: list[str] = []
+    spelled: dict[str, str] = {}
     for pairs, found in ((left, left_map), (right, right_map)):
         for name, value in pairs:
             key = name.lower()
@@ -102,7 +120,7 @@ def diff_bodies(left: bytes, right: bytes, *, context: int = 3) -> tuple[list[Di
     if len(a) > MAX_DIFF_LINES or len(b) > MAX_DIFF_LINES:
         notes.append(f"Only the first {MAX_DIFF_LINES} lines of each body are compared.")
         a, b = a[:MAX_DIFF_LINES], b[:MAX_DIFF_LINES]
-    lines = []
+    lines: list[DiffLine] = []
     for line in difflib.unified_diff(a, b, "left", "right", n=context, lineterm=""):
         if line.startswith(("---", "+++")) and not lines:
             continue  # the two file-name lines that open every unified diff
@@ -117,14 +135,14 @@ def diff_bodies(left: bytes, right: bytes, *, context: int = 3) -> tuple[list[Di
     return lines, notes
 
 
-def status_text(delivery) -> str:
+def status_text(delivery: Attempt) -> str:
     """`200`, or the error when the attempt got no answer."""
     if delivery.status_code is not None:
         return str(delivery.status_code)
     return f"no answer: {delivery.error or 'unknown error'}"
 
 
-def compare_deliveries(left, right) -> Comparison:
+def compare_deliveries(left: Attempt, right: Attempt) -> Comparison:
     """Compare two Delivery rows (or anything with status_code, error, response_headers and
     response_body)."""
     body, notes = diff_bodies(left.response_body or b"", right.response_body or b"")

@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import SplitResult, urlsplit
 
 from flask import Flask
 
@@ -36,7 +38,15 @@ class Outgoing:
     note: str | None = None
 
 
-def plan(capture: Capture, base: str, *, method=None, headers=None, body=None, note=None) -> Outgoing:
+def plan(
+    capture: Capture,
+    base: str,
+    *,
+    method: str | None = None,
+    headers: Iterable[Sequence[str]] | None = None,
+    body: bytes | None = None,
+    note: str | None = None,
+) -> Outgoing:
     """The request that forwards `capture` to target `base` with the forwarding semantics
     (base + sub-path + query; hop-by-hop, Host and Content-Length dropped; hop header
     added). `method`/`headers`/`body` replace the captured ones when given (edited replay)."""
@@ -63,11 +73,11 @@ def is_own_capture_url(url: str, own_bases: list[str]) -> bool:
     return False
 
 
-def _port(parts) -> int:
+def _port(parts: SplitResult) -> int:
     return parts.port or (443 if parts.scheme == "https" else 80)
 
 
-def send(outgoing: Outgoing, config: dict, **seams) -> outbound.Attempt:
+def send(outgoing: Outgoing, config: Mapping[str, Any], **seams: Any) -> outbound.Attempt:
     """Send through `outbound` with the configured timeout and deny-list."""
     return outbound.send(
         outgoing.method,
@@ -100,7 +110,7 @@ def record(capture_id: int, outgoing: Outgoing, attempt: outbound.Attempt, *, ki
     )
 
 
-def replay(capture: Capture, outgoing: Outgoing, config: dict, **seams) -> Delivery:
+def replay(capture: Capture, outgoing: Outgoing, config: Mapping[str, Any], **seams: Any) -> Delivery:
     """Send `outgoing` once now and store the attempt (numbered after earlier replays)."""
     number = 1 + sum(1 for d in store.list_deliveries(capture.id) if d.kind == "replay")
     return record(capture.id, outgoing, send(outgoing, config, **seams), kind="replay", number=number)
@@ -118,7 +128,7 @@ def retry_delay(attempts_made: int) -> timedelta:
     return timedelta(seconds=2 ** (attempts_made - 1))
 
 
-def forward_next(app: Flask, now: datetime | None = None, **seams) -> bool:
+def forward_next(app: Flask, now: datetime | None = None, **seams: Any) -> bool:
     """Claim one due forwarding job, make one attempt and record it; False when none was due."""
     now = now or datetime.now(UTC)
     config = app.config
@@ -135,7 +145,7 @@ def forward_next(app: Flask, now: datetime | None = None, **seams) -> bool:
         number = job.attempts + 1
         record(capture.id, outgoing, attempt, kind="forward", number=number)
         max_attempts = int(config["FORWARD_MAX_ATTEMPTS"])
-        if attempt.error is None and 200 <= attempt.status_code < 300:
+        if attempt.status_code is not None and 200 <= attempt.status_code < 300:
             state, next_at = "done", None
         elif should_retry(attempt) and number < max_attempts:
             finished = now + timedelta(milliseconds=attempt.elapsed_ms)

@@ -11,6 +11,7 @@ import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -38,6 +39,7 @@ _NOT_FORWARDED = {
 _CLIENT_DEFAULTS = ("accept", "accept-encoding", "user-agent", "connection")
 
 Resolver = Callable[[str, int], Sequence[str]]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -83,9 +85,9 @@ def incoming_hop(headers: Iterable[Sequence[str]]) -> int:
     return int(value) if value.strip().isdigit() else 1
 
 
-def parse_deny(spec: str | None) -> list[ipaddress._BaseNetwork]:
+def parse_deny(spec: str | None) -> list[Network]:
     """Parse a comma-separated list of networks; raise ValueError naming a bad entry."""
-    networks = []
+    networks: list[Network] = []
     for item in (spec or "").split(","):
         if item.strip():
             networks.append(ipaddress.ip_network(item.strip(), strict=False))
@@ -95,10 +97,11 @@ def parse_deny(spec: str | None) -> list[ipaddress._BaseNetwork]:
 def system_resolver(host: str, port: int) -> list[str]:
     """Every address `host` resolves to (TCP)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    # The address is text (typeshed also allows the int of a Python built without IPv6).
+    return list(dict.fromkeys(cast(str, info[4][0]) for info in infos))
 
 
-def checked_address(url: str, deny: Sequence, resolve: Resolver = system_resolver) -> str:
+def checked_address(url: str, deny: Sequence[Network], resolve: Resolver = system_resolver) -> str:
     """Resolve the URL's host and return one address to connect to; raise TargetRefusedError
     when the URL is unusable or any resolved address is in a denied network."""
     parts = urlsplit(url)
@@ -128,7 +131,7 @@ def send(
     body: bytes,
     *,
     timeout: float,
-    deny: Sequence = (),
+    deny: Sequence[Network] = (),
     resolve: Resolver = system_resolver,
     transport: httpx.BaseTransport | None = None,
     clock: Callable[[], float] = time.monotonic,

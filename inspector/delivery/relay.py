@@ -8,6 +8,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -51,6 +52,7 @@ class Relay:
     ):
         self.server, self.bin_id = parse_bin_url(bin_url)
         self.target = target
+        self._owns_client = client is None  # a client made here is closed when run() ends
         self.client = client or httpx.Client(timeout=httpx.Timeout(10.0, read=60.0))
         self.out = out
         self.attempts, self.retry_wait_s, self.timeout_s = attempts, retry_wait_s, timeout_s
@@ -83,6 +85,13 @@ class Relay:
     def run(self, should_stop: Callable[[], bool] = lambda: False) -> None:
         """Follow the stream until `should_stop()`; reconnects (with Last-Event-ID) on any
         network failure or server restart. Raises RelayError only for unrecoverable cases."""
+        try:
+            self._run(should_stop)
+        finally:
+            if self._owns_client:
+                self.client.close()
+
+    def _run(self, should_stop: Callable[[], bool]) -> None:
         backoff = 0.5
         while not should_stop():
             try:
@@ -124,13 +133,13 @@ class Relay:
             self._send(response.json())
         self._remember(capture_id)
 
-    def _send(self, capture: dict) -> None:
+    def _send(self, capture: dict[str, Any]) -> None:
         url = outbound.target_url(self.target, capture["path"], capture["query_string"])
         headers = outbound.forward_headers(capture["headers"], outbound.incoming_hop(capture["headers"]) + 1)
         body = base64.b64decode(capture["body_base64"])
         for attempt_no in range(1, self.attempts + 1):
             attempt = outbound.send(capture["method"], url, headers, body, timeout=self.timeout_s)
-            if attempt.error is None and attempt.status_code < 500:
+            if attempt.status_code is not None and attempt.status_code < 500:
                 self.relayed += 1
                 self.out(self._line(capture, str(attempt.status_code), attempt.elapsed_ms))
                 return
@@ -142,7 +151,7 @@ class Relay:
         self.out(self._line(capture, f"GAVE UP after {self.attempts} attempts ({outcome})", attempt.elapsed_ms))
 
     @staticmethod
-    def _line(capture: dict, outcome: str, elapsed_ms: int) -> str:
+    def _line(capture: dict[str, Any], outcome: str, elapsed_ms: int) -> str:
         when = datetime.fromisoformat(capture["received_at"].replace("Z", "+00:00")).strftime("%H:%M:%S")
         path = (capture["path"] or "/") + (f"?{capture['query_string']}" if capture["query_string"] else "")
         return f"{when}  #{capture['id']:<6} {capture['method']:<7} {path}  → {outcome}  {elapsed_ms} ms"

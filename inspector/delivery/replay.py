@@ -3,7 +3,9 @@ send it and record the Delivery. Shared by the JSON API and the page."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any, TypedDict
 
 from inspector import store
 from inspector.delivery import forward as delivery
@@ -12,13 +14,23 @@ from inspector.signing.analysis import captured_from_row, secret_values, stored_
 from inspector.signing.resign import ResignError, resign
 
 
-def describe_edits(edits: dict) -> str | None:
+class Edits(TypedDict, total=False):
+    """What a replay changes before sending; an absent key keeps the captured value."""
+
+    method: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def describe_edits(edits: Edits) -> str | None:
     """`edited before sending: method, body` or None when nothing was edited."""
     changed = [name for name in ("method", "headers", "body") if name in edits]
     return f"edited before sending: {', '.join(changed)}" if changed else None
 
 
-def replay_capture(bin_: Bin, capture: Capture, *, url: str, edits: dict, resign_it: bool, config: dict) -> Delivery:
+def replay_capture(
+    bin_: Bin, capture: Capture, *, url: str, edits: Edits, resign_it: bool, config: Mapping[str, Any]
+) -> Delivery:
     """Send `capture` to `url` now (forwarding semantics, `edits` = optional method/headers/
     body) and return the stored Delivery. Raises ResignError when re-signing was asked for
     and is impossible; nothing is sent then. `url` must already be checked by the caller."""
@@ -31,4 +43,4 @@ def replay_capture(bin_: Bin, capture: Capture, *, url: str, edits: dict, resign
     return delivery.replay(capture, outgoing, config)
 
 
-__all__ = ["ResignError", "describe_edits", "replay_capture"]
+__all__ = ["Edits", "ResignError", "describe_edits", "replay_capture"]

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from inspector.capture.request import CapturedRequest
 from inspector.signing import providers, secretbox
-from inspector.signing.verify import SecretValue, Verification, verify_signature
+from inspector.signing.verify import NO_PROVIDER, SecretValue, Verification, verify_signature
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,11 @@ def analyse(captured: CapturedRequest, secrets: Sequence[SecretValue], *, public
     `unverifiable` verdict that says so, for this capture alone."""
     try:
         detection = providers.detect(captured)
-        verification = verify_signature(captured, secrets, public_url=public_url, detection=detection)
+        verification = (
+            verify_signature(captured, secrets, public_url=public_url, detection=detection)
+            if detection is not None
+            else NO_PROVIDER
+        )
     except (RecursionError, MemoryError, ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
         log.warning("analysis of a capture failed: %r", error)
         detail = f"Hookloupe could not analyse this request ({type(error).__name__}); it is shown as received."

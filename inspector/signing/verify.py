@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from inspector.signing import providers
 from inspector.signing.schemes import (
     KEY_READING_NAMES,
+    BodyField,
     Fields,
+    Header,
     Hmac,
     MalformedSignatureError,
     Match,
     Message,
     MissingSignatureError,
+    Scheme,
     SecretFormatError,
     SignatureError,
     SignatureMismatchError,
@@ -21,6 +26,10 @@ from inspector.signing.schemes import (
     Unverifiable,
     diagnose,
 )
+
+if TYPE_CHECKING:
+    from inspector.capture.request import CapturedRequest
+    from inspector.signing.providers.model import Provider
 
 STATUSES = ("valid", "invalid", "expired", "unsigned", "no_secret", "unverifiable", "none")
 
@@ -46,10 +55,14 @@ class Verification:
     detail: str = ""
     inferred: bool = False
     warnings: tuple[str, ...] = ()
-    debug: dict = field(default_factory=dict)
+    debug: dict[str, Any] = field(default_factory=dict)
 
 
-def verification_to_json(v: Verification) -> dict:
+# The verdict on a capture no provider claims.
+NO_PROVIDER = Verification("none", detail="No known provider was detected, so no signature was checked.")
+
+
+def verification_to_json(v: Verification) -> dict[str, Any]:
     """The DESIGN §4 `signature` object plus `inferred`, `warnings` and `debug`."""
     return {
         "status": v.status,
@@ -63,7 +76,11 @@ def verification_to_json(v: Verification) -> dict:
 
 
 def verify_signature(
-    capture, secrets: Sequence[SecretValue], *, public_url: str, detection: providers.Detection | None = None
+    capture: CapturedRequest,
+    secrets: Sequence[SecretValue],
+    *,
+    public_url: str,
+    detection: providers.Detection | None = None,
 ) -> Verification:
     """Verify `capture` (a CapturedRequest) as of `capture.received_at` with every secret that
     is unscoped or scoped to the detected provider. `public_url` is the full URL the sender
@@ -74,7 +91,7 @@ def verify_signature(
     detection = detection or providers.detect(capture)
     entry = providers.get(detection.provider_id) if detection else None
     if entry is None:
-        return Verification("none", detail="No known provider was detected, so no signature was checked.")
+        return NO_PROVIDER
     if not entry.schemes:
         note = entry.unsigned or f"{entry.name} does not sign its webhooks"
         return Verification("unsigned", detail=f"{note}.")
@@ -107,11 +124,13 @@ def verify_signature(
     return _try_all(entry, present, usable, msg, capture.received_at)
 
 
-def _try_all(entry, schemes, secrets, msg, at) -> Verification:
+def _try_all(
+    entry: Provider, schemes: Sequence[Scheme], secrets: Sequence[SecretValue], msg: Message, at: datetime
+) -> Verification:
     """Try every scheme with every secret; a match wins, then an expired match, then the most
     useful failure (malformed, secret format, mismatch with diagnostics)."""
-    expired: tuple[TimestampError, object, SecretValue] | None = None
-    failures: list[tuple[SignatureError, object, SecretValue]] = []
+    expired: tuple[TimestampError, Scheme, SecretValue] | None = None
+    failures: list[tuple[SignatureError, Scheme, SecretValue]] = []
     for scheme in schemes:
         for secret in secrets:
             try:
@@ -123,20 +142,20 @@ def _try_all(entry, schemes, secrets, msg, at) -> Verification:
             else:
                 return _valid(entry, scheme, secret, match)
     if expired:
-        error, scheme, secret = expired
+        late, scheme, secret = expired
         return Verification(
             "expired",
             scheme=scheme.name,
             secret=secret.label,
-            detail=f"The signature matches secret '{secret.label}', but its {error}.",
-            inferred=error.match.inferred,
+            detail=f"The signature matches secret '{secret.label}', but its {late}.",
+            inferred=late.match.inferred,
             warnings=entry.warnings,
-            debug=error.debug,
+            debug=late.debug,
         )
     return _failure(entry, failures, msg, at)
 
 
-def _valid(entry, scheme, secret: SecretValue, match: Match) -> Verification:
+def _valid(entry: Provider, scheme: Scheme, secret: SecretValue, match: Match) -> Verification:
     extras = []
     received = match.debug.get("received") or []
     if len(received) > 1:
@@ -160,7 +179,9 @@ def _valid(entry, scheme, secret: SecretValue, match: Match) -> Verification:
     )
 
 
-def _failure(entry, failures, msg, at) -> Verification:
+def _failure(
+    entry: Provider, failures: list[tuple[SignatureError, Scheme, SecretValue]], msg: Message, at: datetime
+) -> Verification:
     """The most useful explanation of a failure: a diagnostic variant that would have matched,
     else an unreadable signature, an unusable secret, or a plain mismatch."""
     for error, scheme, secret in failures:
@@ -177,9 +198,9 @@ def _failure(entry, failures, msg, at) -> Verification:
                 debug=error.debug | {"diagnosis": found},
             )
     for kind in (MissingSignatureError, MalformedSignatureError):
-        found = [f for f in failures if isinstance(f[0], kind)]
-        if found and len(found) == len(failures):
-            error, scheme, _ = found[0]
+        of_kind = [f for f in failures if isinstance(f[0], kind)]
+        if of_kind and len(of_kind) == len(failures):
+            error, scheme, _ = of_kind[0]
             return Verification(
                 "invalid",
                 scheme=scheme.name,
@@ -209,11 +230,11 @@ def _failure(entry, failures, msg, at) -> Verification:
     return Verification("invalid", scheme=scheme.name, detail=detail, debug=error.debug)
 
 
-def _signature_place(scheme) -> str:
+def _signature_place(scheme: Scheme) -> str:
     """Where a scheme's signature lives, in words (`header X-Hub-Signature-256`)."""
-    locator = getattr(scheme, "signature", None)
-    if isinstance(locator, (Fields,)) or hasattr(locator, "name"):
+    locator = getattr(scheme, "signature", None)  # AdyenItems keeps its signatures per item
+    if isinstance(locator, (Header, Fields)):
         return f"header {locator.name}"
-    if locator is not None and hasattr(locator, "path"):
+    if isinstance(locator, BodyField):
         return f"body field {locator.path}"
     return "a signature in the body"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from sqlalchemy import text
@@ -20,6 +22,7 @@ from inspector.bins import (
     parse_response,
 )
 from inspector.db import db
+from inspector.models import Bin, Capture
 from inspector.shapes import bin_json, request_json, stats_json, summary_json
 from inspector.signing.verify import STATUSES
 from inspector.views.common import (
@@ -33,8 +36,9 @@ from inspector.views.common import (
 
 bp = Blueprint("api", __name__)
 
-# The settings PATCH accepts, each with the function that checks and converts its value.
-_SETTINGS = {
+# The settings PATCH accepts, each with the function that checks and converts its value
+# (to the type of the `save_bin_settings` argument of that name).
+_SETTINGS: dict[str, Callable[[object], Any]] = {
     "response": parse_response,
     "forward": parse_forward,
     "max_requests": parse_max_requests,
@@ -45,7 +49,7 @@ MAX_PAGE = 500
 DEFAULT_PAGE = 50
 
 
-def _bin_payload(bin_) -> dict:
+def _bin_payload(bin_: Bin) -> dict[str, Any]:
     return bin_json(
         bin_,
         base_url=base_url(),
@@ -65,7 +69,7 @@ def _int_arg(name: str, *, low: int, high: int | None = None) -> int | None:
 
 
 @bp.get("/healthz")
-def healthz():
+def healthz() -> Response | tuple[Response, int]:
     try:
         db.session.execute(text("SELECT 1"))
     except Exception:
@@ -74,7 +78,7 @@ def healthz():
 
 
 @bp.post("/api/bins")
-def create_bin():
+def create_bin() -> tuple[Response, int]:
     data = json_object()
     name = data.get("name")
     bin_id = check_custom_name(name) if name is not None else new_bin_id()
@@ -86,12 +90,12 @@ def create_bin():
 
 
 @bp.get("/api/bins/<bin_id>")
-def show_bin(bin_id: str):
+def show_bin(bin_id: str) -> Response:
     return jsonify(_bin_payload(bin_or_404(bin_id)))
 
 
 @bp.patch("/api/bins/<bin_id>")
-def update_bin(bin_id: str):
+def update_bin(bin_id: str) -> Response:
     bin_ = bin_or_404(bin_id)
     data = json_object()
     unknown = set(data) - set(_SETTINGS)
@@ -105,14 +109,14 @@ def update_bin(bin_id: str):
 
 
 @bp.delete("/api/bins/<bin_id>")
-def delete_bin(bin_id: str):
+def delete_bin(bin_id: str) -> tuple[str, int]:
     if not store.delete_bin(bin_id):
         abort(404, description=f"no bin named {bin_id!r}")
     return "", 204
 
 
 @bp.get("/api/bins/<bin_id>/requests")
-def list_requests(bin_id: str):
+def list_requests(bin_id: str) -> Response:
     bin_or_404(bin_id)
     limit = _int_arg("limit", low=1, high=MAX_PAGE) or DEFAULT_PAGE
     verdict = request.args.get("verdict") or None
@@ -133,7 +137,7 @@ def list_requests(bin_id: str):
 
 
 @bp.get("/api/bins/<bin_id>/requests/<int:capture_id>")
-def show_request(bin_id: str, capture_id: int):
+def show_request(bin_id: str, capture_id: int) -> Response:
     """The capture with its stored analysis; `?at=now` verifies it again as if it arrived now
     ("check now": timestamps against the current time; nothing is stored)."""
     bin_ = bin_or_404(bin_id)
@@ -144,7 +148,7 @@ def show_request(bin_id: str, capture_id: int):
 
 
 @bp.get("/api/bins/<bin_id>/stats")
-def stats(bin_id: str):
+def stats(bin_id: str) -> Response:
     """Counts over the bin's captures, exact at every moment (DESIGN §4)."""
     bin_ = bin_or_404(bin_id)
     return jsonify(
@@ -155,7 +159,7 @@ def stats(bin_id: str):
 
 
 @bp.get("/api/bins/<bin_id>/requests/<int:capture_id>/raw")
-def raw_body(bin_id: str, capture_id: int):
+def raw_body(bin_id: str, capture_id: int) -> Response:
     row = capture_or_404(bin_id, capture_id)
     return Response(
         row.body,
@@ -168,21 +172,21 @@ def raw_body(bin_id: str, capture_id: int):
 
 
 @bp.delete("/api/bins/<bin_id>/requests")
-def clear_requests(bin_id: str):
+def clear_requests(bin_id: str) -> tuple[str, int]:
     bin_or_404(bin_id)
     store.clear_captures(bin_id)
     return "", 204
 
 
 @bp.delete("/api/bins/<bin_id>/requests/<int:capture_id>")
-def delete_request(bin_id: str, capture_id: int):
+def delete_request(bin_id: str, capture_id: int) -> tuple[str, int]:
     if not store.delete_capture(bin_id, capture_id):
         abort(404, description=f"no request {capture_id} in bin {bin_id!r}")
     return "", 204
 
 
 @bp.get("/api/bins/<bin_id>/events")
-def events(bin_id: str):
+def events(bin_id: str) -> Response:
     """SSE of new captures. Resumes after `Last-Event-ID` (or `?after=`); with neither, starts
     from now. A worker holding its maximum of streams answers 503 with Retry-After."""
     bin_or_404(bin_id)
@@ -191,7 +195,7 @@ def events(bin_id: str):
         newest = store.list_captures(bin_id, limit=1)
         last_id = newest[0].id if newest else 0
 
-    def render(row):
+    def render(row: Capture) -> str:
         return stream.summary_data(summary_json(row))
 
     return event_stream_response(bin_id, last_id, render, event="request")

@@ -5,16 +5,22 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, current_app
+from werkzeug.http import HTTP_STATUS_CODES
 
 from inspector import store
 from inspector.bins import ResponseSettings
 from inspector.capture import insert as capture_store
-from inspector.capture.handshakes import answer_handshake, might_be_handshake
+from inspector.capture.handshakes import Reply, answer_handshake, might_be_handshake
 from inspector.capture.request import capture_request
 from inspector.delivery import outbound
 from inspector.signing.analysis import secret_values
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 log = logging.getLogger(__name__)
 
@@ -33,32 +39,37 @@ def init_app(app: Flask) -> None:
     (custom ones such as PURGE too, HEAD and OPTIONS not auto-answered), and the capture path,
     which runs for every webhook, skips Flask's per-request machinery (routing, hooks,
     sessions) that the rest of the app needs."""
-    app.wsgi_app = CaptureDispatch(app, app.wsgi_app)
+    app.wsgi_app = CaptureDispatch(app, app.wsgi_app)  # type: ignore[method-assign]  # Flask's documented middleware hook
 
 
 class CaptureDispatch:
     """WSGI middleware: `/h/<bin>[/...]` goes to `capture` inside an app context; every other
     path goes on to Flask."""
 
-    def __init__(self, app: Flask, wsgi_app):
+    def __init__(self, app: Flask, wsgi_app: WSGIApplication) -> None:
         self.app = app
         self.wsgi_app = wsgi_app
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         bin_id = path[3:].split("/", 1)[0] if path.startswith("/h/") else ""
         if not bin_id:
             return self.wsgi_app(environ, start_response)
-        with self.app.app_context():
-            try:
-                response = capture(environ, bin_id)
-            except Exception:
-                log.exception("capture failed for bin %r", bin_id)
-                response = json_answer(500, {"error": "internal error: the request may not have been stored"})
+        analyser = self.app.extensions["hookloupe.analyser"]
+        analyser.capture_started()  # the analysis yields to captures in flight
+        try:
+            with self.app.app_context():
+                try:
+                    response = capture(environ, bin_id)
+                except Exception:
+                    log.exception("capture failed for bin %r", bin_id)
+                    response = json_answer(500, {"error": "internal error: the request may not have been stored"})
+        finally:
+            analyser.capture_finished()
         return response(environ, start_response)
 
 
-def capture(environ: dict, bin_id: str) -> Response:
+def capture(environ: WSGIEnvironment, bin_id: str) -> Response | DefaultAnswer:
     """Store the request addressed to `/h/<bin_id>...` and build the bin's answer."""
     limit = current_app.config["MAX_BODY_BYTES"]
     captured = capture_request(
@@ -109,24 +120,19 @@ def _no_bin(bin_id: str) -> Response:
     return json_answer(404, {"error": f"no bin named {bin_id!r}"})
 
 
-def _reply_response(reply) -> Response:
+def _reply_response(reply: Reply) -> Response:
     response = Response(reply.body, status=reply.status)
     for name, value in reply.headers:
         response.headers[name] = value
     return sandboxed(response)
 
 
-def bin_response(settings: ResponseSettings, capture_id: int) -> Response:
+def bin_response(settings: ResponseSettings, capture_id: int) -> Response | DefaultAnswer:
     """The bin's configured answer (default `200 {"ok": true, "request_id": N}`)."""
     if settings.delay_ms:
         time.sleep(settings.delay_ms / 1000)
     if settings.body is None and not settings.headers:  # the common case, kept cheap
-        return Response(
-            f'{{"ok": true, "request_id": {capture_id:d}}}',
-            status=settings.status,
-            headers=_SANDBOX_HEADERS,
-            content_type="application/json",
-        )
+        return DefaultAnswer(settings.status, capture_id)
     if settings.body is None:
         response = json_answer(settings.status, {"ok": True, "request_id": capture_id})
     else:
@@ -139,6 +145,20 @@ def bin_response(settings: ResponseSettings, capture_id: int) -> Response:
     return sandboxed(response)
 
 
+class DefaultAnswer:
+    """The default answer `{"ok": true, "request_id": N}` as a bare WSGI response: it is what
+    almost every capture gets, and building a full Response object costs more than it says."""
+
+    def __init__(self, status: int, capture_id: int) -> None:
+        self.status = f"{status} {HTTP_STATUS_CODES.get(status, 'Status')}"
+        self.body = b'{"ok": true, "request_id": %d}' % capture_id
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(self.body))), *_SANDBOX_HEADERS]
+        start_response(self.status, headers)
+        return [self.body]
+
+
 def sandboxed(response: Response) -> Response:
     """Add our sandbox headers once; a bin's own CSP stays and both apply."""
     for name, value in _SANDBOX_HEADERS:
@@ -147,5 +167,5 @@ def sandboxed(response: Response) -> Response:
     return response
 
 
-def json_answer(status: int, payload: dict) -> Response:
+def json_answer(status: int, payload: dict[str, Any]) -> Response:
     return sandboxed(Response(json.dumps(payload), status=status, content_type="application/json"))

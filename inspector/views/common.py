@@ -4,11 +4,15 @@ never each other."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import Response, abort, current_app, jsonify, request
 
 from inspector import store, stream
 from inspector.bins import InvalidInput, is_http_url
 from inspector.delivery.forward import is_own_capture_url
+from inspector.models import Bin, Capture
 
 
 def base_url() -> str:
@@ -16,7 +20,7 @@ def base_url() -> str:
     return (current_app.config.get("BASE_URL") or request.host_url).rstrip("/")
 
 
-def json_object() -> dict:
+def json_object() -> dict[str, Any]:
     """The request's JSON object body ({} when empty); InvalidInput when it is not an object."""
     if not request.get_data(cache=True):
         return {}
@@ -40,7 +44,7 @@ def check_target(url: object) -> str:
     return url
 
 
-def bin_or_404(bin_id: str):
+def bin_or_404(bin_id: str) -> Bin:
     """The bin, or a 404 naming it."""
     bin_ = store.get_bin(bin_id)
     if bin_ is None:
@@ -48,7 +52,7 @@ def bin_or_404(bin_id: str):
     return bin_
 
 
-def capture_or_404(bin_id: str, capture_id: int):
+def capture_or_404(bin_id: str, capture_id: int) -> Capture:
     """The capture of that bin, or a 404 naming it."""
     row = store.get_capture(bin_id, capture_id)
     if row is None:
@@ -61,7 +65,14 @@ def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
-def event_stream_response(bin_id: str, last_id: int, render, *, event: str, render_update=None) -> Response:
+def event_stream_response(
+    bin_id: str,
+    last_id: int,
+    render: Callable[[Capture], str | None],
+    *,
+    event: str,
+    render_update: Callable[[Capture], str | None] | None = None,
+) -> Response:
     """A text/event-stream response of the bin's new captures (see stream.capture_events)
     holding one of this worker's stream slots; 503 with Retry-After when none is free."""
     slots: stream.StreamSlots = current_app.extensions["hookloupe.stream_slots"]
@@ -70,7 +81,7 @@ def event_stream_response(bin_id: str, last_id: int, render, *, event: str, rend
         response.status_code = 503
         response.headers["Retry-After"] = "2"
         return response
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy, typed as Flask
     events = stream.capture_events(app, bin_id, last_id, render, event=event, render_update=render_update)
     return Response(
         stream.guarded(slots, events),

@@ -5,23 +5,24 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 
 from inspector import store
 from inspector.bins import InvalidInput
-from inspector.delivery.replay import ResignError, replay_capture
+from inspector.delivery.replay import Edits, ResignError, replay_capture
 from inspector.shapes import delivery_json
-from inspector.views.common import capture_or_404, check_target, json_object
+from inspector.views.common import bin_or_404, capture_or_404, check_target, json_object
 
 bp = Blueprint("replay", __name__)
 
 _METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}")
 
 
-def parse_edits(data: dict) -> dict:
+def parse_edits(data: dict[str, Any]) -> Edits:
     """Optional edits of a replay: method, headers ([[name, value]]), body_base64."""
-    edits = {}
+    edits: Edits = {}
     if data.get("method") is not None:
         if not isinstance(data["method"], str) or not _METHOD.fullmatch(data["method"]):
             raise InvalidInput("method must be an HTTP method token")
@@ -44,14 +45,14 @@ def parse_edits(data: dict) -> dict:
 
 
 @bp.post("/api/bins/<bin_id>/requests/<int:capture_id>/replay")
-def replay(bin_id: str, capture_id: int):
+def replay(bin_id: str, capture_id: int) -> tuple[Response, int]:
     capture = capture_or_404(bin_id, capture_id)
     data = json_object()
     url = check_target(data.get("url"))
     edits = parse_edits(data)
     if data.get("resign") is not None and not isinstance(data.get("resign"), bool):
         raise InvalidInput("resign must be true or false")
-    bin_ = store.get_bin(bin_id)
+    bin_ = bin_or_404(bin_id)
     try:
         row = replay_capture(
             bin_,
@@ -67,6 +68,6 @@ def replay(bin_id: str, capture_id: int):
 
 
 @bp.get("/api/bins/<bin_id>/requests/<int:capture_id>/deliveries")
-def deliveries(bin_id: str, capture_id: int):
+def deliveries(bin_id: str, capture_id: int) -> Response:
     capture_or_404(bin_id, capture_id)
     return jsonify(deliveries=[delivery_json(row) for row in store.list_deliveries(capture_id)])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, current_app, jsonify
+from flask import Blueprint, Response, abort, current_app, jsonify
 
 from inspector import store
 from inspector.bins import parse_secret
@@ -16,7 +16,7 @@ bp = Blueprint("secrets", __name__)
 
 
 @bp.post("/api/bins/<bin_id>/secrets")
-def add_secret(bin_id: str):
+def add_secret(bin_id: str) -> tuple[Response, int]:
     bin_or_404(bin_id)
     label, value, provider = parse_secret(json_object())
     row = store.add_secret(
@@ -31,13 +31,13 @@ def add_secret(bin_id: str):
 
 
 @bp.get("/api/bins/<bin_id>/secrets")
-def list_secrets(bin_id: str):
+def list_secrets(bin_id: str) -> Response:
     bin_or_404(bin_id)
     return jsonify(secrets=[secret_json(row) for row in store.list_secrets(bin_id)])
 
 
 @bp.delete("/api/bins/<bin_id>/secrets/<int:secret_id>")
-def delete_secret(bin_id: str, secret_id: int):
+def delete_secret(bin_id: str, secret_id: int) -> tuple[str, int]:
     bin_or_404(bin_id)
     if not store.delete_secret(bin_id, secret_id):
         abort(404, description=f"no secret {secret_id} in bin {bin_id!r}")

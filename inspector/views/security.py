@@ -30,7 +30,7 @@ def is_api_path(path: str) -> bool:
     return path.startswith(("/api/", "/h/")) or path == "/healthz"
 
 
-def _require_password():
+def _require_password() -> Response | None:
     """With HOOKLOUPE_PASSWORD set, the UI and API need HTTP Basic auth (any user name);
     capture URLs and the health check never do."""
     password = current_app.config.get("PASSWORD")
@@ -60,7 +60,7 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
-def _http_error(error: HTTPException):
+def _http_error(error: HTTPException) -> Response:
     """4xx/5xx from routing or aborts: JSON for the API and capture, plain text for pages."""
     if is_api_path(request.path):
         response = jsonify(error=error.description or error.name)
@@ -73,7 +73,7 @@ def _http_error(error: HTTPException):
     )
 
 
-def _invalid_input(error: InvalidInput):
+def _invalid_input(error: InvalidInput) -> Response | tuple[Response, int]:
     """Input a view refused: 400 with the reason (JSON for the API, plain text for pages;
     page forms that show the reason in place catch InvalidInput themselves)."""
     if is_api_path(request.path):

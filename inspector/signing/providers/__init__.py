@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from inspector.signing.providers import dev_tools, messaging, payments, seeds, standards
 from inspector.signing.providers.model import Context, HasHeader, Provider, extract
+
+if TYPE_CHECKING:
+    from inspector.capture.request import CapturedRequest
 
 # Order matters only to break ties between equally strong rules: specific before generic.
 REGISTRY: tuple[Provider, ...] = (
@@ -32,10 +36,6 @@ class Detection:
     delivery_id: str | None
     evidence: tuple[str, ...]
 
-    def to_json(self) -> dict:
-        """The DESIGN §4 `provider` object."""
-        return {"id": self.provider_id, "name": self.name, "event": self.event, "delivery_id": self.delivery_id}
-
 
 # Every rule once, strongest first, prepared so detection on the capture path does no sorting:
 # (score, registry order, entry, header names the rule needs, signals cheap-first, as declared).
@@ -57,6 +57,18 @@ _RULES = sorted(
 )
 
 
+# The rules that need headers, each filed once under one of the headers it needs, and the
+# rules that need none: a capture only visits the rules whose header it carries (plus the
+# header-less ones), in the same order as _RULES.
+_BY_HEADER: dict[str, list[int]] = {}
+_HEADERLESS: list[int] = []
+for _index, (_score, _order, _entry, _needed, _signals, _rule) in enumerate(_RULES):
+    if _needed:
+        _BY_HEADER.setdefault(min(_needed), []).append(_index)
+    else:
+        _HEADERLESS.append(_index)
+
+
 def get(provider_id: str) -> Provider | None:
     """The entry with this id, or None when there is none."""
     return _BY_ID.get(provider_id)
@@ -66,13 +78,18 @@ def all_providers() -> tuple[Provider, ...]:
     return REGISTRY
 
 
-def detect(capture) -> Detection | None:
+def detect(capture: CapturedRequest) -> Detection | None:
     """The provider that most likely sent `capture` (a CapturedRequest), or None when no entry
     matches. Header signals are tested before body ones, and the body is parsed at most once."""
     ctx = Context(capture.method, capture.headers, capture.query, capture.body)
     # Strongest rules first, registry order among equals: the first rule that holds wins.
     present = ctx.headers.keys()
-    for _score, _order, entry, needed, signals, rule in _RULES:
+    candidates = list(_HEADERLESS)
+    for name in present:
+        candidates.extend(_BY_HEADER.get(name, ()))
+    candidates.sort()
+    for index in candidates:
+        _score, _order, entry, needed, signals, rule = _RULES[index]
         if needed <= present and all(signal.holds(ctx) for signal in signals):
             best, best_rule = entry, rule
             break

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
@@ -27,7 +28,7 @@ class Context:
     """One capture seen by detection: header lookups are a dict, the body is parsed at most
     once and only when a body signal asks for it."""
 
-    def __init__(self, method: str, headers, query: list[tuple[str, str]], body: bytes):
+    def __init__(self, method: str, headers: Sequence[tuple[str, str]], query: list[tuple[str, str]], body: bytes):
         self.method = method.upper()
         self.headers: dict[str, str] = {}
         for name, value in headers:
@@ -244,7 +245,7 @@ class Provider:
     generic: bool = False
     handshake: Handshake | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.known not in KNOWN:
             raise ValueError(f"{self.id}: known must be one of {KNOWN}")
         if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", self.id):

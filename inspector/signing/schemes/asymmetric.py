@@ -96,12 +96,11 @@ class Ecdsa(SchemeDefaults):
             private = _load_private(secret)
         except (ValueError, TypeError, binascii.Error):
             raise SecretFormatError("the private key is not base64 DER or PEM") from None
+        if not isinstance(private, ec.EllipticCurvePrivateKey):
+            raise SecretFormatError("the private key is not an elliptic-curve key")
         msg = msg.with_header(self.timestamp.name, format_timestamp(at, "unix"))
         content = self.timestamp.value(msg).encode() + msg.body
-        # Only an EC key takes these arguments; any other key type fails here with TypeError or
-        # AttributeError rather than SecretFormatError. Kept as it was when schemes.py was split
-        # into this package (no behaviour change); narrowing to EllipticCurvePrivateKey would fix it.
-        signature = private.sign(content, ec.ECDSA(hashes.SHA256()))  # type: ignore[union-attr, call-arg, arg-type]
+        signature = private.sign(content, ec.ECDSA(hashes.SHA256()))
         return msg.with_header(self.signature.name, base64.b64encode(signature).decode())
 
     def verify(self, msg: Message, secret: str, *, at: datetime) -> Match:

@@ -14,6 +14,7 @@ from inspector import store, stream
 from inspector.bins import InvalidInput, check_custom_name, new_bin_id, parse_secret
 from inspector.delivery import compare
 from inspector.delivery.replay import ResignError, replay_capture
+from inspector.models import Capture
 from inspector.signing import secretbox
 from inspector.signing.verify import STATUSES
 from inspector.views.common import bin_or_404, capture_or_404, check_target, event_stream_response, is_htmx
@@ -35,7 +36,7 @@ __all__ = ["bp", "debug_rows", "provider_name", "verdict_class"]
 
 
 @bp.before_request
-def _refuse_cross_site():
+def _refuse_cross_site() -> None:
     """Mutations must come from our own pages' htmx: a cross-site form cannot set HX-Request
     (a custom header needs a CORS preflight we never grant), and Sec-Fetch-Site, when the
     browser sends it, must say same-origin. Origin is not compared with the Host, which a
@@ -65,12 +66,12 @@ def _no_store(response: Response) -> Response:
 
 
 @bp.get("/")
-def home():
+def home() -> str:
     return render_template("home.html")
 
 
 @bp.post("/bins")
-def create():
+def create() -> Response | tuple[str, int]:
     """Create a bin from the home form; htmx follows HX-Redirect to its page. A bad or taken
     name answers 400/409 with the form's error fragment."""
     name = request.form.get("name", "").strip()
@@ -88,7 +89,7 @@ def create():
 
 
 @bp.get("/bins/<bin_id>")
-def show(bin_id: str):
+def show(bin_id: str) -> str | tuple[str, int]:
     """The bin's page; `?request=<id>` opens that capture, `?before=<id>` shows older ones,
     `q`/`provider`/`event`/`verdict` filter the list. An unknown bin gets the 404 page."""
     bin_ = store.get_bin(bin_id)
@@ -99,7 +100,7 @@ def show(bin_id: str):
 
 
 @bp.get("/bins/<bin_id>/list")
-def list_pane(bin_id: str):
+def list_pane(bin_id: str) -> Response:
     """Fragment: the whole list pane for the filters in the query (newest page, live). It
     replaces the old pane, so its event stream is re-made with the new filters; the address
     bar follows (HX-Push-Url)."""
@@ -111,7 +112,7 @@ def list_pane(bin_id: str):
 
 
 @bp.get("/bins/<bin_id>/requests")
-def rows(bin_id: str):
+def rows(bin_id: str) -> str:
     """Fragment: one page of rows older than `before` (same filters), then the next "older" link."""
     bin_ = bin_or_404(bin_id)
     filters = list_filters()
@@ -126,7 +127,7 @@ def rows(bin_id: str):
 
 
 @bp.get("/bins/<bin_id>/requests/<int:capture_id>")
-def detail(bin_id: str, capture_id: int):
+def detail(bin_id: str, capture_id: int) -> Response:
     """The detail pane fragment for htmx, the whole page with it open otherwise."""
     bin_ = bin_or_404(bin_id)
     if is_htmx():
@@ -140,7 +141,7 @@ def detail(bin_id: str, capture_id: int):
 
 
 @bp.delete("/bins/<bin_id>/requests/<int:capture_id>")
-def delete_request(bin_id: str, capture_id: int):
+def delete_request(bin_id: str, capture_id: int) -> Response:
     """Delete one capture: answers the emptied detail pane and removes its row (out of band)."""
     bin_or_404(bin_id)
     if not store.delete_capture(bin_id, capture_id):
@@ -152,7 +153,7 @@ def delete_request(bin_id: str, capture_id: int):
 
 
 @bp.delete("/bins/<bin_id>/requests")
-def clear(bin_id: str):
+def clear(bin_id: str) -> Response:
     """Delete every capture: answers the empty list and empties the detail pane (out of band)."""
     bin_or_404(bin_id)
     store.clear_captures(bin_id)
@@ -163,7 +164,7 @@ def clear(bin_id: str):
 
 
 @bp.get("/bins/<bin_id>/stream")
-def stream_rows(bin_id: str):
+def stream_rows(bin_id: str) -> Response:
     """SSE for the page: event `request` carries the rendered `_request_row.html` of each new
     capture after `Last-Event-ID` (or `?after=`, or now), so a reconnect misses nothing.
 
@@ -179,7 +180,7 @@ def stream_rows(bin_id: str):
         last_id = newest[0].id if newest else 0
     url = bin_url(bin_id)  # built here: the stream renders rows outside any request
 
-    def render(row, *, oob: bool = False) -> str | None:
+    def render(row: Capture, *, oob: bool = False) -> str | None:
         if filters and not store.list_captures(bin_id, limit=1, after=row.id - 1, before=row.id + 1, **filters):
             return None  # the same query as the list, so a live row matches exactly when a listed one would
         # SSE ends a line at CR as well as LF; keep a stray CR from splitting the fragment.
@@ -192,7 +193,7 @@ def stream_rows(bin_id: str):
 
 
 @bp.get("/bins/<bin_id>/requests/<int:capture_id>/signature")
-def signature(bin_id: str, capture_id: int):
+def signature(bin_id: str, capture_id: int) -> str:
     """Fragment: the signature section; `?at=now` verifies timestamps against the current time
     ("check now") instead of the arrival time, without changing the stored verdict."""
     bin_ = bin_or_404(bin_id)
@@ -202,7 +203,7 @@ def signature(bin_id: str, capture_id: int):
 
 
 @bp.post("/bins/<bin_id>/requests/<int:capture_id>/replay")
-def replay(bin_id: str, capture_id: int):
+def replay(bin_id: str, capture_id: int) -> str | tuple[str, int]:
     """Send the capture to the form's target now (edits and re-signing optional): answers the
     result (the Delivery, or why nothing was sent, as 400) and the refreshed deliveries list."""
     bin_ = bin_or_404(bin_id)
@@ -229,7 +230,7 @@ def replay(bin_id: str, capture_id: int):
 
 
 @bp.get("/bins/<bin_id>/requests/<int:capture_id>/deliveries")
-def deliveries(bin_id: str, capture_id: int):
+def deliveries(bin_id: str, capture_id: int) -> str:
     """Fragment: every delivery attempt of the capture (replays and auto-forwards)."""
     bin_or_404(bin_id)
     row = capture_or_404(bin_id, capture_id)
@@ -237,7 +238,7 @@ def deliveries(bin_id: str, capture_id: int):
 
 
 @bp.get("/bins/<bin_id>/requests/<int:capture_id>/compare")
-def compare_deliveries(bin_id: str, capture_id: int):
+def compare_deliveries(bin_id: str, capture_id: int) -> str:
     """Fragment: deliveries `a` and `b` of the capture side by side; a plain message when
     either is missing or they are the same one."""
     bin_or_404(bin_id)
@@ -259,7 +260,7 @@ def compare_deliveries(bin_id: str, capture_id: int):
 
 
 @bp.post("/bins/<bin_id>/secrets")
-def add_secret(bin_id: str):
+def add_secret(bin_id: str) -> Response | tuple[str, int]:
     """Store a signing secret from the panel's form (encrypted; the value is never shown
     again, not even in an error). Every capture is verified again in the background: the
     page reloads its list and shows the progress."""
@@ -286,7 +287,7 @@ def add_secret(bin_id: str):
 
 
 @bp.delete("/bins/<bin_id>/secrets/<int:secret_id>")
-def delete_secret(bin_id: str, secret_id: int):
+def delete_secret(bin_id: str, secret_id: int) -> Response:
     """Delete one secret; answers the refreshed panel (404 when it is not in this bin)."""
     bin_or_404(bin_id)
     if not store.delete_secret(bin_id, secret_id):
@@ -298,7 +299,7 @@ def delete_secret(bin_id: str, secret_id: int):
 
 
 @bp.post("/bins/<bin_id>/forward")
-def save_forward(bin_id: str):
+def save_forward(bin_id: str) -> str | tuple[str, int]:
     """Save auto-forwarding from the form: an empty URL turns it off; a URL that is not
     http(s) or is this server's own capture URL is refused (400) with the reason."""
     bin_ = bin_or_404(bin_id)
@@ -316,15 +317,15 @@ def save_forward(bin_id: str):
 
 
 @bp.get("/bins/<bin_id>/facets")
-def facets(bin_id: str):
+def facets(bin_id: str) -> Response:
     """Fragment: the list's provider and signature choices with exact counts, and the
-    analysis progress. The page reloads it as captures arrive or go; once a re-check it was
-    showing has finished (`was_pending=1`), it tells the page to reload the list too."""
+    analysis progress. The page reloads it as captures arrive or go; once the verdicts its
+    list shows are stale and the re-check is done, it tells the page to reload the list too."""
     bin_ = bin_or_404(bin_id)
-    was_pending = request.args.get("was_pending") == "1"
-    data = context.facets_context(bin_, list_filters(), was_pending=was_pending)
+    shown = context.ListState(int_arg("list_generation") or 0, request.args.get("list_pending") == "1")
+    data = context.facets_context(bin_, list_filters(), list_state=shown)
     response = make_response(render_template("partials/_facets.html", **data))
-    if was_pending and not data["stats"].unanalysed:
+    if shown.is_stale(bin_, data["stats"].unanalysed):
         response.headers["HX-Trigger"] = "hookloupe-analysis-done"
     return response
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +20,14 @@ from inspector.signing.analysis import stored_verification
 from inspector.signing.schemes import KEY_READING_NAMES
 from inspector.signing.verify import STATUSES
 from inspector.views.common import base_url
-from inspector.views.pages.forms import REPLAY_METHODS, editable_body, filter_qs, headers_text, list_filters
+from inspector.views.pages.forms import (
+    REPLAY_METHODS,
+    ListFilters,
+    editable_body,
+    filter_qs,
+    headers_text,
+    list_filters,
+)
 
 PAGE_SIZE = 50
 
@@ -34,7 +42,7 @@ def provider_name(provider_id: str | None) -> str:
     return entry.name if entry else (provider_id or "")
 
 
-def page_of_rows(bin_: Bin, before: int | None, filters: dict[str, str]) -> tuple[list[Capture], int | None]:
+def page_of_rows(bin_: Bin, before: int | None, filters: ListFilters) -> tuple[list[Capture], int | None]:
     """Up to PAGE_SIZE captures older than `before` matching `filters` (newest first) and the
     cursor for the next page, None when there is none. Asks for one extra row to know."""
     found = store.list_captures(bin_.id, limit=PAGE_SIZE + 1, before=before, **filters)
@@ -42,9 +50,10 @@ def page_of_rows(bin_: Bin, before: int | None, filters: dict[str, str]) -> tupl
     return page, (page[-1].id if len(found) > PAGE_SIZE else None)
 
 
-def facets_context(bin_: Bin, filters: dict[str, str], *, was_pending: bool = False) -> dict[str, Any]:
+def facets_context(bin_: Bin, filters: ListFilters, *, list_state: ListState | None = None) -> dict[str, Any]:
     """The list's counts: provider choices with exact counts, verdict choices, and how many
-    captures still wait for their analysis (shown as progress while secrets are re-checked)."""
+    captures still wait for their analysis (shown as progress while secrets are re-checked).
+    `list_state` is what the list on the page was rendered with (None: rendered now)."""
     stats = store.bin_stats(bin_.id)
     return {
         "bin_": bin_,
@@ -58,11 +67,25 @@ def facets_context(bin_: Bin, filters: dict[str, str], *, was_pending: bool = Fa
         ],
         "verdict_counts": stats.verdicts,
         "statuses": [status for status in STATUSES if status != "none"] + ["none"],
-        "was_pending": was_pending,
+        "list_state": list_state or ListState(bin_.analysis_generation, stats.unanalysed > 0),
     }
 
 
-def list_context(bin_: Bin, before: int | None, filters: dict[str, str]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ListState:
+    """What the list on the page was rendered with: the bin's analysis generation and whether
+    some of its captures still awaited analysis. The facets carry it along, so they can tell
+    the page to reload its list once the verdicts it shows are stale and the re-check is done."""
+
+    generation: int
+    pending: bool
+
+    def is_stale(self, bin_: Bin, unanalysed: int) -> bool:
+        """True when nothing awaits analysis any more and the list predates it."""
+        return unanalysed == 0 and (self.pending or self.generation != bin_.analysis_generation)
+
+
+def list_context(bin_: Bin, before: int | None, filters: ListFilters) -> dict[str, Any]:
     """The list pane: one page of rows, where its live stream starts, and its facets."""
     rows, next_before = page_of_rows(bin_, before, filters)
     if before is None and filters:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from typing import TypedDict, cast
 from urllib.parse import urlencode
 
 from flask import request
 from werkzeug.datastructures import MultiDict
 
 from inspector.bins import InvalidInput
+from inspector.delivery.replay import Edits
 from inspector.models import Capture
 from inspector.signing.verify import STATUSES
 
@@ -19,21 +21,30 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,200}")
 _METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}")
 
 
+class ListFilters(TypedDict, total=False):
+    """The list filters that are set (the FILTERS names), as `store.list_captures` takes them."""
+
+    q: str
+    provider: str
+    event: str
+    verdict: str
+
+
 def int_arg(name: str) -> int | None:
     """A non-negative integer query argument; None when absent or not a number."""
     raw = request.args.get(name, "")
     return int(raw) if raw.isascii() and raw.isdigit() else None
 
 
-def list_filters() -> dict[str, str]:
+def list_filters() -> ListFilters:
     """The list filters in the query string that are set (an unknown verdict is ignored)."""
     found = {name: request.args.get(name, "").strip() for name in FILTERS}
     if found["verdict"] not in STATUSES:
         found["verdict"] = ""
-    return {name: value for name, value in found.items() if value}
+    return cast(ListFilters, {name: value for name, value in found.items() if value})
 
 
-def filter_qs(filters: dict[str, str]) -> str:
+def filter_qs(filters: ListFilters) -> str:
     """The filters as `&name=value...`, to append to a URL that already has a query."""
     return f"&{urlencode(filters)}" if filters else ""
 
@@ -56,11 +67,11 @@ def _normal_lines(text: str) -> str:
     return text.replace("\r\n", "\n")
 
 
-def replay_edits(row: Capture, form: MultiDict[str, str]) -> dict[str, object]:
+def replay_edits(row: Capture, form: MultiDict[str, str]) -> Edits:
     """The replay form as replay_capture edits: only what differs from the capture counts as
     edited, so an untouched form sends the capture as captured. InvalidInput when a field
     cannot be used."""
-    edits: dict[str, object] = {}
+    edits: Edits = {}
     method = form.get("method", "").strip()
     if method and method != row.method:
         if not _METHOD.fullmatch(method):
