@@ -1,8 +1,8 @@
 """Analysis lag: how long after its 2xx answer a capture reads as analysed, and how long a bin's backlog takes to clear.
 
 `LagSampler` runs beside a capture load: every `interval_s` it POSTs one capture to the bin
-on its own keep-alive connection, then polls `GET /api/bins/<bin>/requests/<id>` every
-`poll_s` until `analysed` is true. `wait_analysed` polls `GET /api/bins/<bin>/stats` until
+on its own keep-alive connection, and follows `GET /api/bins/<bin>/requests/<id>` of the
+oldest outstanding one every `poll_s` until it reads `analysed`. `wait_analysed` polls `GET /api/bins/<bin>/stats` until
 `unanalysed` is 0. Neither raises for a refused or failed request: those are counted.
 """
 
@@ -28,9 +28,14 @@ class LagResult:
 
 
 class LagSampler:
-    """A thread timing the analysis lag of one capture every `interval_s` while a load runs.
-    A sample is polled to its end before the next is sent, so while the lag exceeds
-    `interval_s` fewer samples are taken. Stops at `stop()`, or after `max_s` at the latest."""
+    """A thread timing the analysis lag of captures sent every `interval_s` while a load runs.
+
+    Samples are sent on schedule whether or not earlier ones are analysed yet (under
+    saturation the analysis waits for the load, and the lag is what this measures). Only the
+    oldest outstanding sample is polled, every `poll_s`: the analyser works in capture order,
+    so once it reads as analysed the next ones are checked at once. After `stop()` no sample
+    is sent; `join()` waits until the outstanding ones are analysed or `bound_s` has passed
+    since each was acknowledged."""
 
     def __init__(
         self,
@@ -39,8 +44,8 @@ class LagSampler:
         request: LoadRequest,
         *,
         interval_s: float = 0.1,
-        poll_s: float = 0.005,
-        bound_s: float = 10.0,
+        poll_s: float = 0.02,
+        bound_s: float = 60.0,
         max_s: float = 600.0,
     ):
         self.port = port
@@ -51,6 +56,7 @@ class LagSampler:
         self.bound_s = bound_s
         self.max_s = max_s
         self.result = LagResult()
+        self._outstanding: list[tuple[int, float]] = []  # (capture id, 2xx time), oldest first
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bench-lag-sampler", daemon=True)
 
@@ -59,7 +65,7 @@ class LagSampler:
         return self
 
     def stop(self) -> None:
-        """Send no further sample (the one being polled is finished)."""
+        """Send no further sample (the outstanding ones are still followed)."""
         self._stop.set()
 
     def join(self) -> LagResult:
@@ -72,12 +78,17 @@ class LagSampler:
         began = time.monotonic()
         next_send = began
         try:
-            while not self._stop.is_set() and time.monotonic() - began < self.max_s:
-                if self._stop.wait(max(0.0, next_send - time.monotonic())):
+            while time.monotonic() - began < self.max_s + self.bound_s:
+                sending = not self._stop.is_set() and time.monotonic() - began < self.max_s
+                if not sending and not self._outstanding:
                     break
-                next_send = max(next_send + self.interval_s, time.monotonic())
-                conn = self._sample_one(conn)
+                if sending and time.monotonic() >= next_send:
+                    next_send = max(next_send + self.interval_s, time.monotonic())
+                    conn = self._send(conn)
+                conn = self._check(conn)
+                time.sleep(self.poll_s)
         finally:
+            self.result.missed += len(self._outstanding)
             conn.close()
 
     def _exchange(self, conn: http.client.HTTPConnection, method: str, path: str, **kwargs) -> tuple[int, bytes]:
@@ -85,8 +96,13 @@ class LagSampler:
         response = conn.getresponse()
         return response.status, response.read()
 
-    def _sample_one(self, conn: http.client.HTTPConnection) -> http.client.HTTPConnection:
-        """POST one capture and poll it until analysed; returns the connection to go on with."""
+    def _reconnect(self, conn: http.client.HTTPConnection) -> http.client.HTTPConnection:
+        conn.close()
+        self.result.failed += 1
+        return http.client.HTTPConnection(HOST, self.port, timeout=10)
+
+    def _send(self, conn: http.client.HTTPConnection) -> http.client.HTTPConnection:
+        """POST one capture; remember its id and when it was acknowledged."""
         try:
             status, answer = self._exchange(
                 conn, "POST", f"/h/{self.bin_id}", body=self.request.body, headers=self.request.headers_for_one()
@@ -94,34 +110,33 @@ class LagSampler:
             acknowledged = time.perf_counter()
             capture_id = int(json.loads(answer)["request_id"]) if 200 <= status < 300 else None
         except (OSError, http.client.HTTPException, ValueError, KeyError):
-            conn.close()
-            self.result.failed += 1
-            return http.client.HTTPConnection(HOST, self.port, timeout=10)
+            return self._reconnect(conn)
         if capture_id is None:
             self.result.failed += 1
-            return conn
-        self.result.ids.append(capture_id)
-        path = f"/api/bins/{self.bin_id}/requests/{capture_id}"
-        for _ in range(int(self.bound_s / self.poll_s) + 1):  # bounded: each poll sleeps poll_s at least
+        else:
+            self.result.ids.append(capture_id)
+            self._outstanding.append((capture_id, acknowledged))
+        return conn
+
+    def _check(self, conn: http.client.HTTPConnection) -> http.client.HTTPConnection:
+        """Read the oldest outstanding samples, in order, until one is not analysed yet."""
+        while self._outstanding:
+            capture_id, acknowledged = self._outstanding[0]
             try:
-                status, answer = self._exchange(conn, "GET", path)
+                status, answer = self._exchange(conn, "GET", f"/api/bins/{self.bin_id}/requests/{capture_id}")
                 read_at = time.perf_counter()
                 row = json.loads(answer) if status == 200 else None
             except (OSError, http.client.HTTPException, ValueError):
-                conn.close()
-                conn = http.client.HTTPConnection(HOST, self.port, timeout=10)
-                self.result.failed += 1
-                row = None
-                read_at = time.perf_counter()
+                return self._reconnect(conn)
             if row is not None and row.get("analysed"):
                 self.result.lags_ms.append((read_at - acknowledged) * 1000)
                 verdict = str((row.get("signature") or {}).get("status"))
                 self.result.verdicts[verdict] = self.result.verdicts.get(verdict, 0) + 1
+            elif read_at - acknowledged > self.bound_s:
+                self.result.missed += 1
+            else:
                 return conn
-            if read_at - acknowledged > self.bound_s:
-                break
-            time.sleep(self.poll_s)
-        self.result.missed += 1
+            self._outstanding.pop(0)
         return conn
 
 

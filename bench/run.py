@@ -541,7 +541,7 @@ def print_report(report: dict, targets: list[str]) -> None:
 
     lg = report["lag"]
     if lg["samples"]:
-        extra = f", {lg['missed']} not analysed within 10 s" if lg["missed"] else ""
+        extra = f", {lg['missed']} not analysed within 60 s" if lg["missed"] else ""
         extra += f", {lg['failed']} failed requests" if lg["failed"] else ""
         print(
             f"analysis lag under load (2xx -> analysed): p50 {lg['p50_ms']:.0f} ms, p99 {lg['p99_ms']:.0f} ms, "
