@@ -125,21 +125,15 @@ def hookloupe_server(log_dir: Path, instance: Path, *, workers: int, threads: in
     )
 
 
+def _serve_noop(name: str, log_dir: Path, *options: str) -> Server:
+    """bench/serve_noop.py (the no-op app, or the naive one) with gunicorn `options`."""
+    argv = [sys.executable, str(ROOT / "bench" / "serve_noop.py"), "--host", HOST, "--port", "{port}", *options]
+    return Server(name, argv, health_path="/healthz", log_dir=log_dir)
+
+
 def noop_server(log_dir: Path, *, workers: int, threads: int) -> Server:
     """bench/noop_app.py under the same gunicorn settings (bench/serve_noop.py)."""
-    argv = [
-        sys.executable,
-        str(ROOT / "bench" / "serve_noop.py"),
-        "--host",
-        HOST,
-        "--port",
-        "{port}",
-        "--workers",
-        str(workers),
-        "--threads",
-        str(threads),
-    ]
-    return Server("noop", argv, health_path="/healthz", log_dir=log_dir)
+    return _serve_noop("noop", log_dir, "--workers", str(workers), "--threads", str(threads))
 
 
 def sync_workers() -> int:
@@ -150,35 +144,10 @@ def sync_workers() -> int:
 def noop_sync_server(log_dir: Path, *, workers: int) -> Server:
     """bench/noop_app.py under gunicorn's sync worker class (one request at a time per
     process, no keep-alive): the simplest fast Flask deployment."""
-    argv = [
-        sys.executable,
-        str(ROOT / "bench" / "serve_noop.py"),
-        "--host",
-        HOST,
-        "--port",
-        "{port}",
-        "--workers",
-        str(workers),
-        "--worker-class",
-        "sync",
-    ]
-    return Server("noop-sync", argv, health_path="/healthz", log_dir=log_dir)
+    return _serve_noop("noop-sync", log_dir, "--workers", str(workers), "--worker-class", "sync")
 
 
 def naive_server(log_dir: Path, *, workers: int, threads: int) -> Server:
     """bench/naive_app.py (Flask + one SQLite row per request) under the same settings."""
-    argv = [
-        sys.executable,
-        str(ROOT / "bench" / "serve_noop.py"),
-        "--host",
-        HOST,
-        "--port",
-        "{port}",
-        "--workers",
-        str(workers),
-        "--threads",
-        str(threads),
-        "--naive-db",
-        str(log_dir / "naive.db"),
-    ]
-    return Server("naive", argv, health_path="/healthz", log_dir=log_dir)
+    options = ("--workers", str(workers), "--threads", str(threads), "--naive-db", str(log_dir / "naive.db"))
+    return _serve_noop("naive", log_dir, *options)
