@@ -410,6 +410,6 @@ def test_a_new_secret_rechecks_every_row_and_the_list_follows(page, live_server)
     assert response.status_code == 201
     # The facets poll (every 10 s at rest) then follow the background re-check, and when it is
     # done the list reloads with the new verdicts.
-    expect(page.locator('#facets select[name=verdict] option[value="valid"]')).to_have_text("valid (30)", timeout=15000)
-    expect(page.locator(f"#req-{ids[0]} .verdict")).to_have_text("valid", timeout=15000)
+    expect(page.locator('#facets select[name=verdict] option[value="valid"]')).to_have_text("valid (30)", timeout=25000)
+    expect(page.locator(f"#req-{ids[0]} .verdict")).to_have_text("valid", timeout=25000)
     assert page.recorder.csp_errors() == [] and page.recorder.page_errors == []
