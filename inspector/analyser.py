@@ -25,15 +25,16 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from flask import Flask
 
 from inspector import store
 from inspector.capture.insert import Committed
 from inspector.capture.request import CapturedRequest
-from inspector.db import db
 from inspector.models import Bin, Capture
 from inspector.signing.analysis import (
     analyse,
@@ -64,6 +65,9 @@ SWEEP_PAGE = 4 * BATCH
 RECENT_S = 30
 # Decrypted secrets are kept for this many bins per process (least recently used go first).
 SECRET_CACHE_BINS = 512
+
+
+_Item = TypeVar("_Item")
 
 
 class Analyser:
@@ -110,18 +114,21 @@ class Analyser:
                 self._queued_bytes += size
             self._wakeup.set()
 
-    def capture_started(self) -> None:
-        """The capture path began handling a request (see `_yield_to_capture`)."""
+    @contextmanager
+    def capturing(self) -> Iterator[None]:
+        """Around the capture path's handling of one request: the time with captures in
+        flight is what `_yield_to_capture` measures."""
         with self._lock:
             if self._inflight == 0:
                 self._busy_since = time.monotonic()
             self._inflight += 1
-
-    def capture_finished(self) -> None:
-        with self._lock:
-            self._inflight -= 1
-            if self._inflight == 0:
-                self._busy_total += time.monotonic() - self._busy_since
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._inflight -= 1
+                if self._inflight == 0:
+                    self._busy_total += time.monotonic() - self._busy_since
 
     def _busy_time(self) -> float:
         """Seconds this process has spent with captures in flight, so far."""
@@ -163,13 +170,19 @@ class Analyser:
     def analyse_ids(self, ids: Sequence[int]) -> int:
         """Analyse those of `ids` still unanalysed (read back from the database); returns how
         many analyses were written."""
+        return self._in_batches(ids, lambda chunk: self._analyse(analysis_store.unanalysed(chunk)))
+
+    def analyse_committed(self, batch: Sequence[Committed]) -> int:
+        """Analyse captures handed over by the capture path; returns how many were written."""
+        return self._in_batches(batch, self._analyse)
+
+    def _in_batches(self, items: Sequence[_Item], work: Callable[[Sequence[_Item]], int]) -> int:
+        """`work` on BATCH items at a time, each in an app context of its own (its database
+        session ends with it); the sum of what `work` returned."""
         written = 0
-        for start in range(0, len(ids), BATCH):
+        for start in range(0, len(items), BATCH):
             with self.app.app_context():
-                try:
-                    written += self._analyse(analysis_store.unanalysed(ids[start : start + BATCH]))
-                finally:
-                    db.session.remove()
+                written += work(items[start : start + BATCH])
         return written
 
     def analyse_bin(self, bin_id: str) -> int:
@@ -179,7 +192,6 @@ class Analyser:
         while True:
             with self.app.app_context():
                 ids = analysis_store.unanalysed_ids_of_bin(bin_id, after=seen_max, limit=BATCH)
-                db.session.remove()
             if not ids:
                 return written
             seen_max = ids[-1]  # rows whose write was refused (secrets changed again) wait for the next wake
@@ -198,22 +210,10 @@ class Analyser:
         with self.app.app_context():
             recent = analysis_store.unanalysed_ids_since(recent_since, limit=SWEEP_PAGE)
             backlog = analysis_store.backlog_page(recent_since, limit=SWEEP_PAGE)
-            db.session.remove()
         stale = sorted(recent & self._sighted)
         self._sighted = recent - set(stale)
         self.backlog_left = len(backlog) == SWEEP_PAGE
         return self.analyse_ids(stale + backlog)
-
-    def analyse_committed(self, batch: Sequence[Committed]) -> int:
-        """Analyse captures handed over by the capture path; returns how many rows were written."""
-        written = 0
-        for start in range(0, len(batch), BATCH):
-            with self.app.app_context():
-                try:
-                    written += self._analyse(batch[start : start + BATCH])
-                finally:
-                    db.session.remove()
-        return written
 
     def _analyse(self, batch: Sequence[Committed]) -> int:
         """Analyse `batch` with its bins' current secrets and write the results (app context)."""
@@ -237,7 +237,7 @@ class Analyser:
         for bin_id, generation, public_base in analysis_store.bin_generations(bin_ids):
             cached = self._secrets.get(bin_id)
             if cached is None or cached[0] != generation:
-                rows = analysis_store.secrets_of(bin_id)
+                rows = store.list_secrets(bin_id)
                 cached = (generation, secret_values(rows, self.app.config["SECRET_KEY"]))
                 self.decryptions += 1
                 self._secrets[bin_id] = cached

@@ -219,11 +219,11 @@ def test_analysis_waits_while_the_process_is_saturated_and_catches_up_after(data
     analyser = analyser_of(app)
     try:
         bin_id = client.post("/api/bins", json={"name": "saturated"}).json["id"]
-        analyser.capture_started()  # a capture in flight all the time: the process is saturated
-        capture_id = plain(client, bin_id)
-        time.sleep(0.5)
-        assert not analysed(client, bin_id, capture_id)
-        analyser.capture_finished()  # the load stops
+        with analyser.capturing():  # a capture in flight all the time: the process is saturated
+            capture_id = plain(client, bin_id)
+            time.sleep(0.5)
+            assert not analysed(client, bin_id, capture_id)
+        # the load stops
         deadline = time.monotonic() + 5
         while not analysed(client, bin_id, capture_id) and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -238,13 +238,12 @@ def test_saturation_defers_the_analysis_only_up_to_its_bound(database_url, tmp_p
     analyser = analyser_of(app)
     try:
         bin_id = client.post("/api/bins", json={"name": "bounded"}).json["id"]
-        analyser.capture_started()
-        capture_id = plain(client, bin_id)
-        deadline = time.monotonic() + 5
-        while not analysed(client, bin_id, capture_id) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert analysed(client, bin_id, capture_id)  # although a capture is still in flight
-        analyser.capture_finished()
+        with analyser.capturing():
+            capture_id = plain(client, bin_id)
+            deadline = time.monotonic() + 5
+            while not analysed(client, bin_id, capture_id) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert analysed(client, bin_id, capture_id)  # although a capture is still in flight
     finally:
         close(app)
 

@@ -4,37 +4,23 @@ declare them; probes that fire on every handshake vector and on no ordinary one;
 import base64
 import hmac
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from captures import make_capture
 
 from inspector.capture.handshakes import MAX_CHALLENGE, answer_handshake, handshake_reply, might_be_handshake
-from inspector.capture.request import CapturedRequest
 from inspector.signing import providers
 from inspector.signing.providers.model import Handshake
 from inspector.signing.verify import SecretValue
 
-AT = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 VECTORS = Path(__file__).parent / "vectors"
 WITH_HANDSHAKE = [entry for entry in providers.REGISTRY if entry.handshake is not None]
 
 
 def cap(headers=(), body=b"", method="POST", query=""):
-    headers = tuple(headers)
-    return CapturedRequest(
-        method=method,
-        path="",
-        query_string=query,
-        headers=headers,
-        body=body,
-        body_size=len(body),
-        body_truncated=False,
-        remote_addr="203.0.113.9",
-        received_at=AT,
-        content_type="application/json",
-    )
+    return make_capture(headers, body, method, query, content_type="application/json")
 
 
 def reply_for(capture, secrets=()):
@@ -205,18 +191,7 @@ def ordinary_cases():
 
 def capture_from(case):
     body = case["body"].encode() if "body" in case else base64.b64decode(case["body_base64"])
-    return CapturedRequest(
-        method=case["method"],
-        path="",
-        query_string=urlsplit(case["url"]).query,
-        headers=tuple((name, value) for name, value in case["headers"]),
-        body=body,
-        body_size=len(body),
-        body_truncated=False,
-        remote_addr="203.0.113.9",
-        received_at=AT,
-        content_type=next((v for k, v in case["headers"] if k.lower() == "content-type"), ""),
-    )
+    return make_capture(case["headers"], body, case["method"], urlsplit(case["url"]).query)
 
 
 def test_the_five_providers_answer_handshakes():

@@ -1,13 +1,13 @@
 """Provider registry and detection: every entry has a vector, every vector is detected."""
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from captures import make_capture
 
-from inspector.capture.request import CapturedRequest
 from inspector.signing import providers
 from inspector.signing.providers.model import KNOWN
 
@@ -56,24 +56,6 @@ REQUIRED = [
     "sentry",
     "telegram",
 ]
-AT = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-
-def make_capture(headers=(), body=b"", method="POST", query="", at=AT):
-    headers = tuple((k, v) for k, v in headers)
-    content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
-    return CapturedRequest(
-        method=method,
-        path="",
-        query_string=query,
-        headers=headers,
-        body=body,
-        body_size=len(body),
-        body_truncated=False,
-        remote_addr="203.0.113.9",
-        received_at=at,
-        content_type=content_type,
-    )
 
 
 def vector_cases():

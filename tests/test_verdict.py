@@ -2,36 +2,18 @@
 
 import base64
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from captures import AT, make_capture
 
-from inspector.capture.request import CapturedRequest
 from inspector.signing import providers, samples
 from inspector.signing.verify import STATUSES, SecretValue, Verification, verification_to_json, verify_signature
 
 VECTORS = Path(__file__).parent / "vectors"
-AT = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 URL = "https://hooks.example.com/h/bin1"
-
-
-def make_capture(headers=(), body=b"", method="POST", query="", at=AT, truncated=False):
-    headers = tuple((k, v) for k, v in headers)
-    content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
-    return CapturedRequest(
-        method=method,
-        path="",
-        query_string=query,
-        headers=headers,
-        body=body,
-        body_size=len(body),
-        body_truncated=truncated,
-        remote_addr="203.0.113.9",
-        received_at=at,
-        content_type=content_type,
-    )
 
 
 def secret(value, label="main", provider=None, id=1):

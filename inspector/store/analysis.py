@@ -1,4 +1,4 @@
-"""What the analyser reads and writes: unanalysed captures, bins' generations and secrets, and
+"""What the analyser reads and writes: unanalysed captures, bins' generations, and
 the guarded write of finished analyses (through the capture path's group commit on SQLite)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from inspector.capture import insert
 from inspector.capture.insert import Committed
 from inspector.db import db
-from inspector.models import Bin, Capture, Secret
+from inspector.models import Bin, Capture
 from inspector.signing.analysis import Analysis, captured_from_row, signature_json
 
 _CAPTURE_COLUMNS = (
@@ -103,11 +103,6 @@ def bin_generations(bin_ids: Iterable[str]) -> list[tuple[str, int, str | None]]
     """(bin id, analysis generation, public base URL) of those bins that exist."""
     query = select(Bin.id, Bin.analysis_generation, Bin.public_base_url).where(Bin.id.in_(list(bin_ids)))
     return [(bin_id, generation, base) for bin_id, generation, base in db.session.execute(query).all()]
-
-
-def secrets_of(bin_id: str) -> list[Secret]:
-    """The bin's stored (encrypted) secrets, oldest first."""
-    return list(db.session.scalars(select(Secret).where(Secret.bin_id == bin_id).order_by(Secret.id)))
 
 
 def write(results: Sequence[Result]) -> int:

@@ -55,17 +55,13 @@ class CaptureDispatch:
         bin_id = path[3:].split("/", 1)[0] if path.startswith("/h/") else ""
         if not bin_id:
             return self.wsgi_app(environ, start_response)
-        analyser = self.app.extensions["hookloupe.analyser"]
-        analyser.capture_started()  # the analysis yields to captures in flight
-        try:
-            with self.app.app_context():
-                try:
-                    response = capture(environ, bin_id)
-                except Exception:
-                    log.exception("capture failed for bin %r", bin_id)
-                    response = json_answer(500, {"error": "internal error: the request may not have been stored"})
-        finally:
-            analyser.capture_finished()
+        # The analysis yields to captures in flight (analyser.py).
+        with self.app.extensions["hookloupe.analyser"].capturing(), self.app.app_context():
+            try:
+                response = capture(environ, bin_id)
+            except Exception:
+                log.exception("capture failed for bin %r", bin_id)
+                response = json_answer(500, {"error": "internal error: the request may not have been stored"})
         return response(environ, start_response)
 
 

@@ -31,6 +31,8 @@ VERDICT_CLASSES = {status: f"verdict-{status.replace('_', '-')}" for status in S
 _SAME_SITE_FETCHES = ("same-origin", "none")
 # Tells the page that counts changed (a delete, clear-all): its facets reload.
 COUNTS_CHANGED = "hookloupe-counts-changed"
+# Tells the page that the bin's secrets changed: it reloads its list and open signature.
+SECRETS_CHANGED = "hookloupe-secrets-changed"
 
 __all__ = ["bp", "debug_rows", "provider_name", "verdict_class"]
 
@@ -149,7 +151,7 @@ def delete_request(bin_id: str, capture_id: int) -> Response:
     html = render_template("partials/_detail.html", row=None) + render_template(
         "partials/_row_removed.html", capture_id=capture_id
     )
-    return _counts_changed(html)
+    return _with_event(html, COUNTS_CHANGED)
 
 
 @bp.delete("/bins/<bin_id>/requests")
@@ -160,7 +162,7 @@ def clear(bin_id: str) -> Response:
     html = render_template(
         "partials/_request_list.html", rows=[], next_before=None, bin_url=bin_url(bin_id), filter_qs=""
     ) + render_template("partials/_detail.html", row=None, oob=True)
-    return _counts_changed(html)
+    return _with_event(html, COUNTS_CHANGED)
 
 
 @bp.get("/bins/<bin_id>/stream")
@@ -281,8 +283,9 @@ def add_secret(bin_id: str) -> Response | tuple[str, int]:
         now=datetime.now(UTC),
     )
     message = f"Saved secret “{label}”. Every request is checked again with it."
-    return _secrets_changed(
-        render_template("partials/_secrets.html", **context.secrets_context(bin_id, message=message))
+    return _with_event(
+        render_template("partials/_secrets.html", **context.secrets_context(bin_id, message=message)),
+        SECRETS_CHANGED,
     )
 
 
@@ -293,8 +296,9 @@ def delete_secret(bin_id: str, secret_id: int) -> Response:
     if not store.delete_secret(bin_id, secret_id):
         abort(404, description=f"no secret {secret_id} in this bin")
     message = "Secret deleted. Every request is checked again without it."
-    return _secrets_changed(
-        render_template("partials/_secrets.html", **context.secrets_context(bin_id, message=message))
+    return _with_event(
+        render_template("partials/_secrets.html", **context.secrets_context(bin_id, message=message)),
+        SECRETS_CHANGED,
     )
 
 
@@ -330,14 +334,8 @@ def facets(bin_id: str) -> Response:
     return response
 
 
-def _secrets_changed(html: str) -> Response:
-    """The panel, plus an event telling the page to reload its list and open signature."""
+def _with_event(html: str, event: str) -> Response:
+    """`html` plus an htmx event (HX-Trigger) the page listens for."""
     response = make_response(html)
-    response.headers["HX-Trigger"] = "hookloupe-secrets-changed"
-    return response
-
-
-def _counts_changed(html: str) -> Response:
-    response = make_response(html)
-    response.headers["HX-Trigger"] = COUNTS_CHANGED
+    response.headers["HX-Trigger"] = event
     return response

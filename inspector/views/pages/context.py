@@ -109,10 +109,11 @@ def list_context(bin_: Bin, before: int | None, filters: ListFilters) -> dict[st
 def bin_context(bin_: Bin, before: int | None, selected: int | None) -> dict[str, Any]:
     """The whole bin page, with capture `selected` open when it is in the bin."""
     row = store.get_capture(bin_.id, selected) if selected is not None else None
+    listed = list_context(bin_, before, list_filters())
     return {
-        **list_context(bin_, before, list_filters()),
+        **listed,
         "capture_url": f"{base_url()}/h/{bin_.id}",
-        **secrets_context(bin_.id),
+        **secrets_context(bin_.id, stats=listed["stats"]),
         **(detail_context(bin_, row) if row is not None else {"row": None}),
     }
 
@@ -218,10 +219,13 @@ def delivery_view(row: Delivery) -> dict[str, Any]:
     return {"d": row, "body": text, "binary": is_binary}
 
 
-def secrets_context(bin_id: str, *, error: str = "", message: str = "") -> dict[str, Any]:
+def secrets_context(
+    bin_id: str, *, stats: store.BinStats | None = None, error: str = "", message: str = ""
+) -> dict[str, Any]:
     """The secrets panel: stored secrets (hints only), the provider choices (those seen in
-    this bin first) with where each provider shows its secret."""
-    seen = [provider_id for provider_id, _ in store.bin_stats(bin_id).providers if provider_id]
+    this bin first) with where each provider shows its secret. `stats`: the bin's counts when
+    the caller has them already."""
+    seen = [provider_id for provider_id, _ in (stats or store.bin_stats(bin_id)).providers if provider_id]
     everyone = sorted(providers.all_providers(), key=lambda entry: entry.name.lower())
     return {
         "bin_url": bin_url(bin_id),
