@@ -62,19 +62,29 @@ def plan(
 
 
 def is_own_capture_url(url: str, own_bases: list[str]) -> bool:
-    """True when `url` points at a capture URL of this server (one of `own_bases`)."""
-    target = urlsplit(url)
+    """True when `url` points at a capture URL of this server (one of `own_bases`). False for
+    a URL whose host or port cannot be parsed: sending refuses it with a clear error instead."""
+    target, port = _split(url)
+    if target is None:
+        return False
     for base in own_bases:
-        own = urlsplit(base)
+        own, own_port = _split(base)
+        if own is None:
+            continue
         same_host = (target.hostname or "").lower() == (own.hostname or "").lower()
-        same_port = _port(target) == _port(own)
-        if same_host and same_port and target.path.startswith(own.path.rstrip("/") + "/h/"):
+        if same_host and port == own_port and target.path.startswith(own.path.rstrip("/") + "/h/"):
             return True
     return False
 
 
-def _port(parts: SplitResult) -> int:
-    return parts.port or (443 if parts.scheme == "https" else 80)
+def _split(url: str) -> tuple[SplitResult | None, int | None]:
+    """The URL's parts and effective port, or (None, None) when urlsplit rejects the host
+    (a bad `[...]` literal) or the port (out of range, not a number)."""
+    try:
+        parts = urlsplit(url)
+        return parts, parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None, None
 
 
 def send(outgoing: Outgoing, config: Mapping[str, Any], **seams: Any) -> outbound.Attempt:

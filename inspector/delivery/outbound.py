@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import cast
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import httpx
 
@@ -40,6 +40,17 @@ _CLIENT_DEFAULTS = ("accept", "accept-encoding", "user-agent", "connection")
 
 Resolver = Callable[[str, int], Sequence[str]]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+# IPv6 blocks carrying an IPv4 address at a fixed bit offset: (block, offset, name).
+_EMBEDDINGS = (
+    (ipaddress.IPv6Network("::ffff:0:0/96"), 96, "IPv4-mapped"),
+    (ipaddress.IPv6Network("::ffff:0:0:0/96"), 96, "IPv4-translated"),  # SIIT, RFC 2765
+    (ipaddress.IPv6Network("::/96"), 96, "IPv4-compatible"),
+    (ipaddress.IPv6Network("64:ff9b::/96"), 96, "NAT64"),  # RFC 6052 well-known prefix
+    (ipaddress.IPv6Network("2002::/16"), 16, "6to4"),
+)
+# RFC 8215 local-use NAT64 prefix: the operator picks the layout, so every one is read.
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
 
 
 @dataclass(frozen=True)
@@ -94,8 +105,81 @@ def parse_deny(spec: str | None) -> list[Network]:
     return networks
 
 
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[tuple[str, ipaddress.IPv4Address]]:
+    """Every IPv4 address an IPv6 address can lead to, named by how it is carried.
+
+    The kernel, a NAT64 gateway, a 6to4 or Teredo relay turns these into IPv4 traffic, so a
+    deny-listed IPv4 network must also refuse them. Where the layout is not fixed (NAT64
+    local-use prefixes may use any RFC 6052 layout) every possible reading is returned.
+    """
+    value = int(ip)
+    found = [
+        (name, ipaddress.IPv4Address(value >> (96 - offset) & 0xFFFFFFFF))
+        for block, offset, name in _EMBEDDINGS
+        # :: and ::1 are IPv6's own unspecified and loopback addresses, not IPv4-compatible ones.
+        if ip in block and not (name == "IPv4-compatible" and value <= 1)
+    ]
+    if ip in _NAT64_LOCAL:
+        found += [(f"NAT64 local-use /{length}", _rfc6052_ipv4(value, length)) for length in (48, 56, 64, 96)]
+    if ip.teredo:
+        server, client = ip.teredo
+        found += [("Teredo server", server), ("Teredo client", client)]
+    return found
+
+
+def _rfc6052_ipv4(value: int, prefix_length: int) -> ipaddress.IPv4Address:
+    """The IPv4 address in a NAT64 address whose prefix is `prefix_length` bits (RFC 6052
+    §2.2: the address follows the prefix, skipping the reserved bits 64-71)."""
+    if prefix_length == 96:
+        return ipaddress.IPv4Address(value & 0xFFFFFFFF)
+    without_u = (value >> 64 << 56) | (value & ((1 << 56) - 1))  # 120 bits: the u octet removed
+    return ipaddress.IPv4Address(without_u >> (120 - prefix_length - 32) & 0xFFFFFFFF)
+
+
+def address_forms(ip: Address) -> list[tuple[str, Address]]:
+    """`ip` itself (named "") and every other address a connection to it may reach: embedded
+    IPv4 addresses, and loopback for an unspecified address (this kernel connects 0.0.0.0, ::
+    and ::ffff:0.0.0.0 to itself; a relay or gateway would not, so only those count)."""
+    forms: list[tuple[str, Address]] = [("", ip)]
+    if isinstance(ip, ipaddress.IPv6Address):
+        forms += embedded_ipv4(ip)
+    local = [form for how, form in forms if how in ("", "IPv4-mapped")]
+    for unspecified in [form for form in local if form.is_unspecified]:
+        loopback = ipaddress.ip_address("127.0.0.1" if unspecified.version == 4 else "::1")
+        forms.append(("unspecified, reaches loopback", loopback))
+    return forms
+
+
+def deny_forms(network: Network) -> list[Network]:
+    """`network` plus the IPv4 network it stands for when written inside an IPv6 embedding
+    (`::ffff:169.254.0.0/112` also denies 169.254.0.0/16 and its other spellings). A whole
+    embedding block (`64:ff9b::/96`) stays IPv6-only: it denies the translation, not all IPv4."""
+    forms = [network]
+    if isinstance(network, ipaddress.IPv6Network):
+        for block, offset, _ in _EMBEDDINGS:
+            if network.prefixlen > block.prefixlen and network.subnet_of(block):
+                bits = int(network.network_address) >> (96 - offset) & 0xFFFFFFFF
+                length = min(network.prefixlen, offset + 32) - offset
+                forms.append(ipaddress.IPv4Network((bits, length), strict=False))
+    return forms
+
+
+def denial(ip: Address, deny: Sequence[Network]) -> str | None:
+    """Why a connection to `ip` is refused (the form that matched and the deny entry), or None
+    when every form of `ip` is outside every denied network."""
+    for how, form in address_forms(ip):
+        for network in deny:
+            for denied in deny_forms(network):
+                if form.version == denied.version and form in denied:
+                    carried = f" ({how}: {form})" if how else ""
+                    given = "" if denied == network else f" (= {denied})"
+                    return f"{ip}{carried}, in the denied network {network}{given}"
+    return None
+
+
 def system_resolver(host: str, port: int) -> list[str]:
-    """Every address `host` resolves to (TCP)."""
+    """Every address `host` resolves to (TCP). Numeric hosts in any form inet_aton accepts
+    (`2852039166`, `0xa9fea9fe`, `0251.0376.0251.0376`, `127.1`) come back dotted-quad."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     # The address is text (typeshed also allows the int of a Python built without IPv6).
     return list(dict.fromkeys(cast(str, info[4][0]) for info in infos))
@@ -103,25 +187,46 @@ def system_resolver(host: str, port: int) -> list[str]:
 
 def checked_address(url: str, deny: Sequence[Network], resolve: Resolver = system_resolver) -> str:
     """Resolve the URL's host and return one address to connect to; raise TargetRefusedError
-    when the URL is unusable or any resolved address is in a denied network."""
-    parts = urlsplit(url)
+    when the URL is unusable (scheme, host, port) or any resolved address, in any of its
+    forms (see `address_forms`), is in a denied network (see `deny_forms`)."""
+    parts, port = _split_target(url)
+    host = cast(str, parts.hostname)
+    try:
+        answers = resolve(host, port)
+    except (OSError, ValueError) as error:  # ValueError: UnicodeError from IDNA, NUL in the name
+        raise TargetRefusedError(f"cannot resolve {host}: {error}") from None
+    if not answers:
+        raise TargetRefusedError(f"{host} resolves to no address")
+    addresses = [_parse_answer(host, answer) for answer in answers]
+    for ip in addresses:
+        reason = denial(ip, deny)
+        if reason is not None:
+            subject = "" if host == str(ip) else f"{host} resolves to "
+            raise TargetRefusedError(f"{subject}{reason} (HOOKLOUPE_FORWARD_DENY)")
+    return str(addresses[0])
+
+
+def _split_target(url: str) -> tuple[SplitResult, int]:
+    """The URL's parts and port; TargetRefusedError when it is not http(s) with a host and a
+    port from 1 to 65535 (urlsplit raises ValueError for a bad port or bracketed host)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        raise TargetRefusedError(f"{url!r} is not a usable URL: {error}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TargetRefusedError(f"{url!r} is not an absolute http(s) URL")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    if port == 0:
+        raise TargetRefusedError(f"{url!r} has port 0, which cannot be connected to")
+    return parts, port or (443 if parts.scheme == "https" else 80)
+
+
+def _parse_answer(host: str, answer: str) -> Address:
+    """A resolver's answer as an address (any `%scope` suffix dropped)."""
     try:
-        addresses = resolve(parts.hostname, port)
-    except OSError as error:
-        raise TargetRefusedError(f"cannot resolve {parts.hostname}: {error}") from None
-    if not addresses:
-        raise TargetRefusedError(f"{parts.hostname} resolves to no address")
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        for network in deny:
-            if ip.version == network.version and ip in network:
-                raise TargetRefusedError(
-                    f"{parts.hostname} resolves to {ip}, in the denied network {network} (HOOKLOUPE_FORWARD_DENY)"
-                )
-    return addresses[0]
+        return ipaddress.ip_address(answer.split("%")[0])
+    except ValueError:
+        raise TargetRefusedError(f"{host} resolved to {answer!r}, which is not an IP address") from None
 
 
 def send(
@@ -148,26 +253,13 @@ def send(
         address = checked_address(url, deny, resolve)
     except TargetRefusedError as error:
         return failed(f"refused: {error}")
-    parts = urlsplit(url)
-    netloc_ip = f"[{address}]" if ":" in address else address
-    if parts.port:
-        netloc_ip += f":{parts.port}"
-    pinned = urlunsplit((parts.scheme, netloc_ip, parts.path or "/", parts.query, ""))
-    host_header = parts.netloc.rsplit("@", 1)[-1]
-    out_headers = [(n, v) for n, v in headers if n.lower() != "host"] + [("Host", host_header)]
     try:
         with httpx.Client(transport=transport, timeout=timeout, follow_redirects=False, trust_env=False) as client:
-            request = client.build_request(
-                method,
-                pinned,
-                headers=out_headers,
-                content=body,
-                extensions={"sni_hostname": parts.hostname} if parts.scheme == "https" else {},
-            )
-            sent_names = {name.lower() for name, _ in headers}
-            for name in _CLIENT_DEFAULTS:
-                if name not in sent_names and name in request.headers:
-                    del request.headers[name]
+            try:
+                request = _pinned_request(client, method, url, address, headers, body)
+            except (httpx.InvalidURL, UnicodeError) as error:
+                # The same bytes can never be sent: permanent, like a deny-listed target.
+                return failed(f"refused: cannot build the request: {error}")
             response = client.send(request, stream=True)
             try:
                 body_out = _read_capped(response)
@@ -185,6 +277,42 @@ def send(
         int((clock() - started) * 1000),
         None,
     )
+
+
+def _pinned_request(
+    client: httpx.Client, method: str, url: str, address: str, headers: Sequence[tuple[str, str]], body: bytes
+) -> httpx.Request:
+    """The request for `url` addressed to the checked `address`, so no second DNS lookup can
+    pick another one; Host (IDNA) and TLS SNI carry the URL's name. Header text goes out as
+    UTF-8 (`_wire_bytes`); client defaults the captured request lacked are removed again.
+    Raises httpx.InvalidURL or UnicodeError for a request that cannot be written."""
+    parts = urlsplit(url)
+    netloc_ip = f"[{address}]" if ":" in address else address
+    if parts.port:
+        netloc_ip += f":{parts.port}"
+    pinned = urlunsplit((parts.scheme, netloc_ip, parts.path or "/", parts.query, ""))
+    host = parts.netloc.rsplit("@", 1)[-1]
+    host_bytes = host.encode("ascii") if host.isascii() else host.encode("idna")
+    out_headers = [(_wire_bytes(n), _wire_bytes(v)) for n, v in headers if n.lower() != "host"]
+    request = client.build_request(
+        method,
+        pinned,
+        headers=[*out_headers, (b"Host", host_bytes)],
+        content=body,
+        extensions={"sni_hostname": parts.hostname} if parts.scheme == "https" else {},
+    )
+    sent_names = {name.lower() for name, _ in headers}
+    for name in _CLIENT_DEFAULTS:
+        if name not in sent_names and name in request.headers:
+            del request.headers[name]
+    return request
+
+
+def _wire_bytes(text: str) -> bytes:
+    """A header name or value as bytes: UTF-8, the bytes capture most often decoded it from
+    (capture/request.py keeps UTF-8 as text; the rarer latin-1 fallback is indistinguishable
+    once stored). httpx itself would raise on anything beyond ASCII."""
+    return text.encode("utf-8")
 
 
 def _read_capped(response: httpx.Response) -> bytes:
