@@ -1,12 +1,16 @@
-"""Rules for bins: names, and validation of the settings a user can change."""
+"""Rules for user input: bin names, the settings a user can change, and the text, numbers and
+URLs every view reads (InvalidInput says what is wrong, in plain words)."""
 
 from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
+from inspector import config
 from inspector.signing import providers
 
 CUSTOM_NAME = re.compile(r"[a-z0-9][a-z0-9-]{2,62}")
@@ -14,15 +18,54 @@ CUSTOM_NAME = re.compile(r"[a-z0-9][a-z0-9-]{2,62}")
 RESERVED_NAMES = {"api", "static", "healthz", "bins", "new", "admin"}
 MAX_DELAY_MS = 30_000
 MAX_REQUESTS_CEILING = 100_000
-MAX_RESPONSE_BODY = 1024 * 1024
-MAX_SECRET_CHARS = 4096
+MAX_SECRET_LABEL = 100
+MAX_URL = 2048
+# The largest id there can be: id columns are INTEGER, 32 bits on PostgreSQL (a larger number
+# in a query is an error there, not "no row"); SQLite is held to the same bound.
+MAX_ID = 2**31 - 1
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-# Headers that describe framing or the connection; a bin may not set them.
-_FRAMING_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "trailer"}
+# What gunicorn sends as a header value: Latin-1 text, tabs allowed, no other control character.
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+# Headers a bin may not set: framing and connection headers, and the ones gunicorn drops as
+# hop-by-hop or replaces with its own (Date, Server); setting them would silently do nothing.
+_SERVER_HEADERS = {
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "trailer",
+    "trailers",
+    "te",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "date",
+    "server",
+}
 
 
 class InvalidInput(ValueError):
     """The user's input breaks a rule; the message says which, in plain words."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The limits on input (config.py, "Limits on input"); views pass `from_config(app.config)`."""
+
+    response_headers: int = config.MAX_RESPONSE_HEADERS
+    response_header_bytes: int = config.MAX_RESPONSE_HEADER_BYTES
+    response_body_bytes: int = config.MAX_RESPONSE_BODY_BYTES
+    secret_bytes: int = config.MAX_SECRET_BYTES
+
+    @classmethod
+    def from_config(cls, settings: Mapping[str, Any]) -> Limits:
+        return cls(
+            int(settings["MAX_RESPONSE_HEADERS"]),
+            int(settings["MAX_RESPONSE_HEADER_BYTES"]),
+            int(settings["MAX_RESPONSE_BODY_BYTES"]),
+            int(settings["MAX_SECRET_BYTES"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -51,10 +94,33 @@ def check_custom_name(name: object) -> str:
     return name
 
 
-def parse_response(data: object) -> ResponseSettings:
+def check_text(value: str, field: str) -> str:
+    """`value` when the database can store it as text, else InvalidInput naming `field`: no NUL
+    (PostgreSQL text refuses it; refused on SQLite too, so both behave alike) and no lone
+    surrogate (JSON can spell "\\ud800"; UTF-8 cannot encode it)."""
+    if "\0" in value:
+        raise InvalidInput(f"{field} must not contain NUL characters")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{field} must be valid Unicode text (no lone surrogates)") from None
+    return value
+
+
+def ascii_int(raw: str | None) -> int | None:
+    """The integer `raw` spells in ASCII digits when it is a possible id (0 to MAX_ID), else
+    None. (`str.isdigit` and `int` also accept "١٢" and fullwidth digits.)"""
+    if not raw or not raw.isascii() or not raw.isdigit() or len(raw) > len(str(MAX_ID)):
+        return None
+    value = int(raw)
+    return value if value <= MAX_ID else None
+
+
+def parse_response(data: object, limits: Limits = Limits()) -> ResponseSettings:
     """Validate the `response` object of PATCH /api/bins/<bin>; raise InvalidInput if wrong.
 
-    Headers may be given as `[[name, value], ...]` or `{name: value}`.
+    Headers may be given as `[[name, value], ...]` or `{name: value}`. Only what the server can
+    send is accepted (see `check_header`); the body is text, so it cannot hold NUL.
     """
     if not isinstance(data, dict):
         raise InvalidInput("response must be an object")
@@ -70,31 +136,39 @@ def parse_response(data: object) -> ResponseSettings:
     body = data.get("body")
     if body is not None and not isinstance(body, str):
         raise InvalidInput("response.body must be a string")
-    if body is not None and len(body.encode()) > MAX_RESPONSE_BODY:
-        raise InvalidInput("response.body must be at most 1 MiB")
-    return ResponseSettings(status, _parse_headers(data.get("headers", [])), body, delay)
+    if body is not None and len(check_text(body, "response.body").encode()) > limits.response_body_bytes:
+        raise InvalidInput(f"response.body must be at most {limits.response_body_bytes} bytes (UTF-8)")
+    return ResponseSettings(status, _parse_headers(data.get("headers", []), limits), body, delay)
 
 
-def _parse_headers(raw: object) -> tuple[tuple[str, str], ...]:
+def _parse_headers(raw: object, limits: Limits) -> tuple[tuple[str, str], ...]:
     if isinstance(raw, dict):
         raw = list(raw.items())
     if not isinstance(raw, list):
         raise InvalidInput("response.headers must be a list of [name, value] pairs or an object")
+    if len(raw) > limits.response_headers:
+        raise InvalidInput(f"at most {limits.response_headers} response headers")
     pairs = []
     for item in raw:
         if not (isinstance(item, (list, tuple)) and len(item) == 2 and all(isinstance(x, str) for x in item)):
             raise InvalidInput("each response header must be a [name, value] pair of strings")
-        name, value = item
-        if not _HEADER_NAME.fullmatch(name):
-            raise InvalidInput(f"response header name {name!r} is not a valid HTTP token")
-        if name.lower() in _FRAMING_HEADERS:
-            raise InvalidInput(f"response header {name} is set by the server and cannot be configured")
-        if any(ch in value for ch in "\r\n\0"):
-            raise InvalidInput(f"response header {name} must not contain line breaks or NUL")
+        name, value = check_header(item[0], item[1], "response header")
+        if name.lower() in _SERVER_HEADERS:
+            raise InvalidInput(f"response header {name} is set or dropped by the server and cannot be configured")
+        if len(value) > limits.response_header_bytes:
+            raise InvalidInput(f"response header {name} must be at most {limits.response_header_bytes} bytes")
         pairs.append((name, value))
-    if len(pairs) > 50:
-        raise InvalidInput("at most 50 response headers")
     return tuple(pairs)
+
+
+def check_header(name: str, value: str, what: str) -> tuple[str, str]:
+    """`(name, value)` when it can go on the wire: the name an HTTP token, the value Latin-1
+    text with no control character but tab (so no CR, LF or NUL); else InvalidInput."""
+    if not _HEADER_NAME.fullmatch(name):
+        raise InvalidInput(f"{what} name {name[:100]!r} is not a valid HTTP token")
+    if not _HEADER_VALUE.fullmatch(value):
+        raise InvalidInput(f"{what} {name} must be Latin-1 text without control characters (no line breaks or NUL)")
+    return name, value
 
 
 def parse_forward(data: object) -> tuple[str, bool] | None:
@@ -105,8 +179,7 @@ def parse_forward(data: object) -> tuple[str, bool] | None:
         raise InvalidInput("forward must be an object {url, enabled} or null")
     url = data.get("url")
     enabled = data.get("enabled", True)
-    if not isinstance(url, str) or not is_http_url(url):
-        raise InvalidInput("forward.url must be an absolute http:// or https:// URL")
+    url = check_http_url(url, "forward.url")
     if not isinstance(enabled, bool):
         raise InvalidInput("forward.enabled must be true or false")
     return url, enabled
@@ -120,11 +193,41 @@ def parse_max_requests(value: object) -> int:
 
 
 def is_http_url(url: str) -> bool:
-    """True for an absolute http(s) URL with a host and no credentials or whitespace."""
-    if any(ch.isspace() for ch in url) or len(url) > 2048:
-        return False
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and parts.username is None
+    """True for an absolute http(s) URL with a host, a usable port (when one is given) and no
+    credentials, whitespace or control characters."""
+    return url_problem(url) is None
+
+
+def url_problem(url: str) -> str | None:
+    """What makes `url` unusable as a target, worded to follow its field's name; None when it
+    is an absolute http(s) URL that `is_http_url` accepts."""
+    if len(url) > MAX_URL:
+        return f"must be at most {MAX_URL} characters"
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        return "must not contain whitespace, NUL or other control characters"
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed IPv6 bracket, a host that changes under NFKC
+        return "must be an absolute http:// or https:// URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an absolute http:// or https:// URL"
+    if parts.username is not None:
+        return "must not contain credentials"
+    try:
+        port = parts.port
+    except ValueError:  # beyond 65535, or not a number
+        port = 0
+    return "must have a port from 1 to 65535" if port == 0 else None
+
+
+def check_http_url(url: object, field: str) -> str:
+    """`url` when it is a usable absolute http(s) URL (see `url_problem`), else InvalidInput."""
+    if not isinstance(url, str):
+        raise InvalidInput(f"{field} must be an absolute http:// or https:// URL")
+    problem = url_problem(url)
+    if problem:
+        raise InvalidInput(f"{field} {problem}")
+    return url
 
 
 def parse_flag(value: object, name: str) -> bool:
@@ -138,18 +241,18 @@ def parse_public_base(value: object) -> str | None:
     """The public base URL senders call (`https://hooks.example.com`), or None to use BASE_URL."""
     if value is None:
         return None
-    if not isinstance(value, str) or not is_http_url(value):
+    if not isinstance(value, str):
         raise InvalidInput("public_base_url must be an absolute http(s) URL or null")
-    return value.rstrip("/")
+    return check_http_url(value, "public_base_url").rstrip("/")
 
 
-def parse_secret(data: dict[str, object]) -> tuple[str, str, str | None]:
+def parse_secret(data: dict[str, object], limits: Limits = Limits()) -> tuple[str, str, str | None]:
     """Validate `{label, value, provider?}`; return (label, value, provider)."""
     label, value, provider = data.get("label"), data.get("value"), data.get("provider")
-    if not isinstance(label, str) or not 1 <= len(label.strip()) <= 100:
-        raise InvalidInput("label must be a string of 1 to 100 characters")
-    if not isinstance(value, str) or not value or len(value) > MAX_SECRET_CHARS:
-        raise InvalidInput(f"value must be a non-empty string of at most {MAX_SECRET_CHARS} characters")
+    if not isinstance(label, str) or not 1 <= len(check_text(label, "label").strip()) <= MAX_SECRET_LABEL:
+        raise InvalidInput(f"label must be a string of 1 to {MAX_SECRET_LABEL} characters")
+    if not isinstance(value, str) or not value or len(check_text(value, "value").encode()) > limits.secret_bytes:
+        raise InvalidInput(f"value must be a non-empty string of at most {limits.secret_bytes} bytes (UTF-8)")
     if provider is not None and (not isinstance(provider, str) or providers.get(provider) is None):
         raise InvalidInput("provider must be null or a known provider id (see docs/providers.md)")
     return label.strip(), value, provider

@@ -11,7 +11,10 @@ import json
 import re
 import zlib
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl
+
+from inspector.safejson import JSONLimitError, loads_bounded
 
 # Characters of text shown in one view; the raw download has the rest.
 TEXT_LIMIT = 256 * 1024
@@ -24,6 +27,8 @@ DECODED_LIMIT = 4 * 1024 * 1024
 MAX_FIELDS = 1000
 MAX_PARTS = 100
 PART_PREVIEW = 2048
+# Python text codecs that are no body's charset: host names, none, or lone surrogates out.
+_NOT_BODY_CHARSETS = {"idna", "punycode", "undefined", "unicode-escape", "raw-unicode-escape", "utf-7"}
 # Control characters that plain text legitimately contains.
 _TEXT_CONTROLS = set(b"\t\n\r\f\b\x1b")
 _PARAM = re.compile(r';\s*([^=;\s]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')
@@ -79,9 +84,8 @@ def body_views(body: bytes, content_type: str = "", content_encoding: str = "") 
         if decoded.error:
             views, hex_note = [], decoded.error
         else:
-            note = f"Decoded from {encoding}."
-            if decoded.truncated:
-                note += f" Only the first {_size(DECODED_LIMIT)} were inflated."
+            cut = f" Only the first {_size(DECODED_LIMIT)} were inflated." if decoded.truncated else ""
+            note = f"Decoded from {encoding}.{cut}"
             views = content_views(decoded.data, mime, params) or [hex_view(decoded.data)]
             views = [_relabel(view, note) for view in views]
     else:
@@ -99,11 +103,13 @@ def content_views(data: bytes, mime: str, params: dict[str, str]) -> list[BodyVi
     elif mime.startswith("multipart/") and params.get("boundary"):
         views.append(multipart_view(data, params["boundary"]))
     if not views and (is_json_type(mime) or data.lstrip()[:1] in (b"{", b"[")):
-        pretty = pretty_json(data)
-        if pretty is not None:
+        try:
+            pretty = render_json(data)
             views.append(BodyView("json", "JSON", text=_clip(pretty), note=_clip_note(pretty)))
-        elif is_json_type(mime):
-            note = "Declared as JSON but does not parse; shown as text."
+        except JSONLimitError as error:  # too deep or too large: this body is shown as text
+            note = f"{error}; shown as text."
+        except ValueError:
+            note = "Declared as JSON but does not parse; shown as text." if is_json_type(mime) else ""
     if is_text_type(mime) or not looks_binary(data):
         views.append(text_view(data, charset, note))
     return views
@@ -122,14 +128,15 @@ def media_type(content_type: str) -> tuple[str, dict[str, str]]:
 
 
 def charset_of(params: dict[str, str]) -> str | None:
-    """The declared charset when Python knows it, else None."""
+    """The declared charset when Python knows it as a text encoding, else None: a sender may
+    name any codec (`zlib_codec`, `base64`, `rot13`, `idna`…), and those turn bytes into
+    bytes or fail on any input."""
     name = params.get("charset", "").strip()
-    if not name:
-        return None
     try:
-        return codecs.lookup(name).name
+        info = codecs.lookup(name) if name else None
     except LookupError:
         return None
+    return info.name if info and info._is_text_encoding and info.name not in _NOT_BODY_CHARSETS else None
 
 
 def is_json_type(mime: str) -> bool:
@@ -155,14 +162,17 @@ def decode_text(data: bytes, charset: str | None = None, *, cut: bool = False) -
     decode become U+FFFD and the note says so. `cut` means `data` is a prefix, so a character
     split at its end is dropped rather than reported as an error."""
     if charset:
-        text = codecs.getincrementaldecoder(charset)("replace").decode(data, final=not cut)
+        try:
+            text = codecs.getincrementaldecoder(charset)("replace").decode(data, final=not cut)
+        except (ValueError, TypeError):  # UnicodeError, e.g. UTF-16 without a byte order mark
+            text, note = decode_text(data, cut=cut)
+            return text, " ".join(filter(None, (f"Does not decode as the declared {charset}.", note)))
         return text, "" if "\ufffd" not in text else f"Some bytes are not valid {charset}; shown as \ufffd."
     try:
         return codecs.getincrementaldecoder("utf-8")().decode(data, final=not cut), ""
     except UnicodeDecodeError:
-        return data.decode(
-            "utf-8", "replace"
-        ), "Not valid UTF-8 and no charset declared; undecodable bytes are shown as \ufffd."
+        note = "Not valid UTF-8 and no charset declared; undecodable bytes are shown as \ufffd."
+        return data.decode("utf-8", "replace"), note
 
 
 def text_view(data: bytes, charset: str | None = None, note: str = "") -> BodyView:
@@ -196,6 +206,9 @@ class _Token(str):
     """A number or constant exactly as written: pretty JSON never rounds 1.10 to 1.1."""
 
 
+_AS_WRITTEN: dict[str, Any] = dict.fromkeys(("parse_float", "parse_int", "parse_constant"), _Token)
+
+
 class _Object(list[tuple[str, object]]):
     """An object's (key, value) pairs in order: duplicate keys stay visible."""
 
@@ -205,23 +218,25 @@ class _Full(Exception):
 
 
 def pretty_json(data: bytes) -> str | None:
-    """`data` re-indented by two spaces, keys in their order (duplicates kept), numbers as
-    written; cut after TEXT_LIMIT characters. None when it is not JSON or too large to parse."""
-    if len(data) > JSON_PARSE_LIMIT:
-        return None
+    """`render_json(data)`, or None when it is not JSON or too deep or large to parse."""
     try:
-        value = json.loads(data, object_pairs_hook=_Object, parse_float=_Token, parse_int=_Token, parse_constant=_Token)
-    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return render_json(data)
+    except ValueError:
         return None
+
+
+def render_json(data: bytes) -> str:
+    """`data` re-indented by two spaces, keys in order (duplicates kept), numbers and lone
+    surrogates as written ("\\ud800": no page encodes one); cut after TEXT_LIMIT characters.
+    ValueError when not JSON; JSONLimitError when over JSON_PARSE_LIMIT or too deep to parse."""
+    value = loads_bounded(data, max_bytes=JSON_PARSE_LIMIT, object_pairs_hook=_Object, **_AS_WRITTEN)
     out: list[str] = []
     budget = [TEXT_LIMIT + 1]
     try:
         _write_json(value, 0, out, budget)
     except _Full:
         pass
-    except RecursionError:
-        return None
-    return "".join(out)[: TEXT_LIMIT + 1]
+    return "".join(out)[: TEXT_LIMIT + 1].encode("utf-8", "backslashreplace").decode()
 
 
 def _write_json(value: object, depth: int, out: list[str], budget: list[int]) -> None:
@@ -291,11 +306,8 @@ def multipart_parts(data: bytes, boundary: str) -> tuple[list[Part], bool]:
 
 def multipart_view(data: bytes, boundary: str) -> BodyView:
     parts, more = multipart_parts(data, boundary)
-    note = (
-        f"Showing the first {MAX_PARTS} parts."
-        if more
-        else ("" if parts else "No parts found for the declared boundary.")
-    )
+    note = "" if parts else "No parts found for the declared boundary."
+    note = f"Showing the first {MAX_PARTS} parts." if more else note
     return BodyView("multipart", "Multipart parts", parts=tuple(parts), note=note)
 
 
@@ -316,13 +328,8 @@ def _part(raw: bytes) -> Part:
     mime, params = media_type(headers.get("content-type", ""))
     textual = is_text_type(mime) if mime else not looks_binary(content)
     preview = decode_text(content[:PART_PREVIEW], charset_of(params), cut=True)[0] if textual else None
-    return Part(
-        name=disposition.get("name"),
-        filename=disposition.get("filename"),
-        content_type=headers.get("content-type", ""),
-        size=len(content),
-        preview=preview,
-    )
+    name, filename = disposition.get("name"), disposition.get("filename")
+    return Part(name, filename, content_type=headers.get("content-type", ""), size=len(content), preview=preview)
 
 
 def _part_headers(head: bytes) -> dict[str, str]:

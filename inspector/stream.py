@@ -17,6 +17,7 @@ from typing import Any
 from flask import Flask
 
 from inspector import store
+from inspector.bins import ascii_int
 from inspector.models import Capture
 
 # How long after its arrival a capture may still commit below the cursor (PostgreSQL).
@@ -37,10 +38,12 @@ def sse_message(data: str, *, event: str | None = None, event_id: int | None = N
 
 
 def parse_last_event_id(*candidates: str | None) -> int | None:
-    """The first candidate that is a non-negative integer, else None."""
+    """The first candidate that is a possible capture id (ASCII digits, at most MAX_ID), else
+    None: any other value (a browser's stale id, "١٢", 30 digits) is ignored, never queried."""
     for value in candidates:
-        if value is not None and value.strip().isdigit():
-            return int(value.strip())
+        parsed = ascii_int(value.strip()) if value is not None else None
+        if parsed is not None:
+            return parsed
     return None
 
 
@@ -72,7 +75,10 @@ def capture_events(
     with app.app_context():
         seen = set() if not lookback else {row.id for row in _recent(bin_id)}
     unanalysed_sent: set[int] = set()
-    while clock() - started < float(app.config["STREAM_MAX_S"]):
+    serving: Callable[[], bool] = app.extensions.get("hookloupe.serving", lambda: True)
+    # Ends early when the worker stops, so a graceful stop does not wait for open pages (they
+    # reconnect, with Last-Event-ID, to a worker that is still serving).
+    while clock() - started < float(app.config["STREAM_MAX_S"]) and serving():
         with app.app_context():
             rows = store.captures_since(bin_id, last_id)
             if lookback:

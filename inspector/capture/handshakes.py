@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,12 @@ from inspector.signing import providers
 from inspector.signing.providers.model import Context, Handshake, Provider
 from inspector.signing.schemes import dig
 from inspector.signing.verify import SecretValue
+
+log = logging.getLogger(__name__)
+
+# What detection may raise on a hostile body despite its bounds (a bug, but one capture's):
+# the capture is then stored and answered as if no provider had sent it.
+_HOSTILE_INPUT_ERRORS = (RecursionError, MemoryError, ValueError, TypeError, KeyError, IndexError, AttributeError)
 
 # Challenges longer than this are not echoed (no provider sends one anywhere near it).
 MAX_CHALLENGE = 2048
@@ -51,10 +58,17 @@ def answer_handshake(
 
     `load_secrets` is called at most once, and only for a handshake whose answer needs a
     secret (Zoom's): no other capture decrypts the bin's secrets.
+
+    Never raises for a hostile body: capture must not depend on reading it, so a failure
+    here gives `(None, None)` and the analysis judges the stored row later.
     """
-    detection = providers.detect(captured)
-    entry = providers.get(detection.provider_id) if detection and enabled else None
-    return detection, (_reply(entry, captured, load_secrets) if entry else None)
+    try:
+        detection = providers.detect(captured)
+        entry = providers.get(detection.provider_id) if detection and enabled else None
+        return detection, (_reply(entry, captured, load_secrets) if entry else None)
+    except _HOSTILE_INPUT_ERRORS as error:
+        log.warning("handshake detection failed: %r", error)
+        return None, None
 
 
 def handshake_reply(

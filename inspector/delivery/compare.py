@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from inspector.safejson import JSONLimitError, loads_bounded
+
 # Bodies are diffed line by line; beyond this many lines a side is cut (and the note says so),
 # so a huge response cannot make the page slow.
 MAX_DIFF_LINES = 2000
@@ -99,12 +101,16 @@ def compare_headers(left: Sequence[Sequence[str]], right: Sequence[Sequence[str]
 
 def _diffable(body: bytes) -> tuple[list[str], str]:
     """Lines to diff and how they were made: JSON is re-indented (key order kept) so a
-    one-line body diffs field by field; other text as is; binary as hex."""
+    one-line body diffs field by field, a lone surrogate ("\\ud800") kept as written since no
+    page can encode it; other text as is; binary as hex."""
     text, is_binary = body_text(body)
     how = "hex dump" if is_binary else "text"
     if not is_binary and text.strip()[:1] in ("{", "["):
         try:
-            text, how = json.dumps(json.loads(text), indent=2, ensure_ascii=False), "JSON, re-indented"
+            indented = json.dumps(loads_bounded(text), indent=2, ensure_ascii=False)
+            text, how = indented.encode("utf-8", "backslashreplace").decode(), "JSON, re-indented"
+        except JSONLimitError:
+            how = "text (JSON too deep or too large to re-indent)"
         except ValueError:
             pass
     return text.splitlines(), how

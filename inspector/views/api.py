@@ -12,8 +12,11 @@ from sqlalchemy import text
 from inspector import store, stream
 from inspector.analyser import verify_now
 from inspector.bins import (
+    MAX_ID,
     InvalidInput,
+    ascii_int,
     check_custom_name,
+    check_text,
     new_bin_id,
     parse_flag,
     parse_forward,
@@ -31,6 +34,7 @@ from inspector.views.common import (
     capture_or_404,
     check_target,
     event_stream_response,
+    input_limits,
     json_object,
 )
 
@@ -39,7 +43,7 @@ bp = Blueprint("api", __name__)
 # The settings PATCH accepts, each with the function that checks and converts its value
 # (to the type of the `save_bin_settings` argument of that name).
 _SETTINGS: dict[str, Callable[[object], Any]] = {
-    "response": parse_response,
+    "response": lambda value: parse_response(value, input_limits()),
     "forward": parse_forward,
     "max_requests": parse_max_requests,
     "handshakes": lambda value: parse_flag(value, "handshakes"),
@@ -58,14 +62,21 @@ def _bin_payload(bin_: Bin) -> dict[str, Any]:
     )
 
 
-def _int_arg(name: str, *, low: int, high: int | None = None) -> int | None:
+def _int_arg(name: str, *, low: int, high: int = MAX_ID) -> int | None:
+    """Query argument `name` as an integer from `low` to `high` in ASCII digits; None when
+    absent or empty, else InvalidInput saying the range."""
     raw = request.args.get(name)
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or int(raw) < low or (high is not None and int(raw) > high):
-        bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
-        raise InvalidInput(f"{name} must be an integer {bound}")
-    return int(raw)
+    value = ascii_int(raw)
+    if value is None or not low <= value <= high:
+        raise InvalidInput(f"{name} must be an integer from {low} to {high} in ASCII digits")
+    return value
+
+
+def _text_arg(name: str) -> str | None:
+    """Query argument `name`; None when absent or empty, InvalidInput when it holds NUL."""
+    return check_text(request.args.get(name) or "", name) or None
 
 
 @bp.get("/healthz")
@@ -127,9 +138,9 @@ def list_requests(bin_id: str) -> Response:
         limit=limit,
         before=_int_arg("before", low=0),
         after=_int_arg("after", low=0),
-        q=request.args.get("q") or None,
-        provider=request.args.get("provider") or None,
-        event=request.args.get("event") or None,
+        q=_text_arg("q"),
+        provider=_text_arg("provider"),
+        event=_text_arg("event"),
         verdict=verdict,
     )
     next_before = rows[-1].id if len(rows) == limit else None

@@ -1,6 +1,6 @@
 """Helpers shared by the views (no routes here): the public base URL, JSON bodies, target
-URLs, lookups that answer 404, and event-stream responses. Route modules import this module,
-never each other."""
+URLs, input limits, the URL converters, lookups that answer 404, and event-stream responses.
+Route modules import this module, never each other."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Response, abort, current_app, jsonify, request
+from werkzeug.routing import IntegerConverter, Map, UnicodeConverter
 
 from inspector import store, stream
-from inspector.bins import InvalidInput, is_http_url
+from inspector.bins import MAX_ID, InvalidInput, Limits, check_http_url, is_http_url
 from inspector.delivery.forward import is_own_capture_url
 from inspector.models import Bin, Capture
+from inspector.safejson import JSONLimitError, loads_bounded
 
 
 def base_url() -> str:
@@ -21,27 +23,81 @@ def base_url() -> str:
 
 
 def json_object() -> dict[str, Any]:
-    """The request's JSON object body ({} when empty); InvalidInput when it is not an object."""
-    if not request.get_data(cache=True):
+    """The request's JSON object body ({} when empty), read up to MAX_API_BODY_BYTES (413
+    beyond). InvalidInput when it is not a JSON object, or nests too deeply to parse: the
+    parse is bounded (safejson), so no body can exhaust the stack."""
+    limit = int(current_app.config["MAX_API_BODY_BYTES"])
+    # Werkzeug stops reading a chunked body at the maximum without an error: allowing one byte
+    # more tells a body over the limit from one that just fits.
+    request.max_content_length = limit + 1
+    raw = request.get_data(cache=True)
+    if len(raw) > limit:
+        abort(413, description=f"the request body is over the {limit}-byte limit")
+    if not raw:
         return {}
-    data = request.get_json(silent=True)
+    try:
+        data = loads_bounded(raw, max_bytes=limit) if request.is_json else None
+    except JSONLimitError as error:
+        raise InvalidInput(f"the request body cannot be used: {error}") from None
+    except ValueError:  # not JSON, or not UTF-8/16/32
+        data = None
     if not isinstance(data, dict):
         raise InvalidInput("the request body must be a JSON object")
     return data
 
 
+def input_limits() -> Limits:
+    """The app's limits on input (config.py, "Limits on input")."""
+    return Limits.from_config(current_app.config)
+
+
 def own_bases() -> list[str]:
-    """The base URLs under which this server's capture URLs are reachable, as far as we know."""
-    return [b for b in (request.host_url, current_app.config.get("BASE_URL")) if b]
+    """The base URLs under which this server's capture URLs are reachable, as far as we know
+    (a Host header naming an impossible port names none of them)."""
+    return [b for b in (request.host_url, current_app.config.get("BASE_URL")) if b and is_http_url(b)]
 
 
 def check_target(url: object) -> str:
-    """A usable target URL, else InvalidInput (not http(s), or this server's own capture URL)."""
-    if not isinstance(url, str) or not is_http_url(url):
-        raise InvalidInput("url must be an absolute http:// or https:// URL")
+    """A usable target URL, else InvalidInput (not http(s), a port out of range, a control
+    character, or this server's own capture URL)."""
+    url = check_http_url(url, "url")
     if is_own_capture_url(url, own_bases()):
         raise InvalidInput("refusing to send to this server's own capture URL: it would loop")
     return url
+
+
+def digits_at_most(limit: int) -> str:
+    """A regex matching the ASCII digit strings whose value is at most `limit` and that are no
+    longer than it: `[0-9]{1,2}|[0-2][0-9]{2}|3[0-3][0-9]{1}|34[0-4]|345` for 345."""
+    digits = str(limit)
+    choices = [f"[0-9]{{1,{len(digits) - 1}}}"] if len(digits) > 1 else []
+    for index, digit in enumerate(digits):
+        rest = len(digits) - index - 1
+        if digit != "0":
+            choices.append(digits[:index] + f"[0-{int(digit) - 1}]" + (f"[0-9]{{{rest}}}" if rest else ""))
+    return "|".join([*choices, digits])
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in this app: ASCII digits only (werkzeug's also takes "١٢" and fullwidth
+    digits) and at most MAX_ID, so every id reaching a query fits a database integer. The
+    bound is in the pattern: a segment beyond it matches no route, a plain 404 (refusing it in
+    `to_python` instead makes werkzeug answer 405 when another method's route has that path)."""
+
+    regex = f"(?:{digits_at_most(MAX_ID)})"
+
+
+class TextConverter(UnicodeConverter):
+    """The default converter (`<bin_id>`) in this app: a segment holding NUL names nothing (no
+    id can hold it, and PostgreSQL refuses it in a query), so it matches no route (404)."""
+
+    def __init__(self, map: Map, minlength: int = 1, maxlength: int | None = None, length: int | None = None):
+        super().__init__(map, minlength, maxlength, length)
+        self.regex = self.regex.replace("[^/]", "[^/\\x00]", 1)  # werkzeug's pattern, less NUL
+
+
+# Registered by create_app before any route, replacing werkzeug's converters of these names.
+URL_CONVERTERS = {"int": IdConverter, "default": TextConverter, "string": TextConverter}
 
 
 def bin_or_404(bin_id: str) -> Bin:

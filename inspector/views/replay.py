@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify
 
 from inspector import store
-from inspector.bins import InvalidInput
+from inspector.bins import InvalidInput, check_header
 from inspector.delivery.replay import Edits, ResignError, replay_capture
 from inspector.shapes import delivery_json
 from inspector.views.common import bin_or_404, capture_or_404, check_target, json_object
@@ -33,9 +33,7 @@ def parse_edits(data: dict[str, Any]) -> Edits:
             isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in headers
         ):
             raise InvalidInput("headers must be a list of [name, value] string pairs")
-        if any(ch in "".join(p) for p in headers for ch in "\r\n\0"):
-            raise InvalidInput("headers must not contain line breaks or NUL")
-        edits["headers"] = [tuple(p) for p in headers]
+        edits["headers"] = [check_header(name, value, "header") for name, value in headers]
     if data.get("body_base64") is not None:
         try:
             edits["body"] = base64.b64decode(data["body_base64"], validate=True)

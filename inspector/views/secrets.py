@@ -10,7 +10,7 @@ from inspector import store
 from inspector.bins import parse_secret
 from inspector.shapes import secret_json
 from inspector.signing import secretbox
-from inspector.views.common import bin_or_404, json_object
+from inspector.views.common import bin_or_404, input_limits, json_object
 
 bp = Blueprint("secrets", __name__)
 
@@ -18,7 +18,7 @@ bp = Blueprint("secrets", __name__)
 @bp.post("/api/bins/<bin_id>/secrets")
 def add_secret(bin_id: str) -> tuple[Response, int]:
     bin_or_404(bin_id)
-    label, value, provider = parse_secret(json_object())
+    label, value, provider = parse_secret(json_object(), input_limits())
     row = store.add_secret(
         bin_id,
         label=label,

@@ -8,10 +8,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from inspector.safejson import loads_bounded
 from inspector.signing.schemes.defaults import SchemeDefaults
 from inspector.signing.schemes.display import preview
 from inspector.signing.schemes.encoding import encode, read_key
-from inspector.signing.schemes.errors import MissingSignatureError, SecretFormatError, SignatureMismatchError
+from inspector.signing.schemes.errors import (
+    MalformedSignatureError,
+    MissingSignatureError,
+    SecretFormatError,
+    SignatureMismatchError,
+)
 from inspector.signing.schemes.match import Match
 from inspector.signing.schemes.message import Message, as_text, dig
 
@@ -48,11 +54,15 @@ class AdyenItems(SchemeDefaults):
         key = read_key(secret, "hex")
         if key is None:
             raise SecretFormatError("the HMAC key is not hex")
-        data = json.loads(msg.body)
-        for wrapper in data.get("notificationItems", []):
-            item = wrapper["NotificationRequestItem"]
-            digest = hmac.new(key, self.signed_string(item), "sha256").digest()
-            item.setdefault("additionalData", {})["hmacSignature"] = encode(digest, "base64")
+        try:
+            data = loads_bounded(msg.body)
+            for wrapper in data.get("notificationItems", []):
+                item = wrapper["NotificationRequestItem"]
+                digest = hmac.new(key, self.signed_string(item), "sha256").digest()
+                item.setdefault("additionalData", {})["hmacSignature"] = encode(digest, "base64")
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            # A capture (perhaps edited) that is not a notification cannot be signed as one.
+            raise MalformedSignatureError(f"the body is not an Adyen notification ({error})") from None
         return replace(msg, body=json.dumps(data, separators=(",", ":")).encode())
 
     def verify(self, msg: Message, secret: str, *, at: datetime) -> Match:

@@ -9,6 +9,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from inspector.headers import first_header
+from inspector.safejson import loads_bounded
+from inspector.signing.schemes.errors import SignatureError
 
 
 @dataclass(frozen=True)
@@ -53,13 +55,14 @@ class Message:
 
 
 def parse_json(body: bytes) -> Any:
-    """`body` parsed as JSON, or None when it is not JSON."""
+    """`body` parsed as JSON, or None when it is not JSON or is too deep or large to parse
+    (safejson's bounds): detection and verification then treat it as an opaque body."""
     stripped = body.lstrip()
     if not stripped or stripped[:1] not in (b"{", b"["):
         return None
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        return loads_bounded(body)
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError and JSONLimitError alike
         return None
 
 
@@ -83,12 +86,19 @@ def as_text(value: Any) -> str:
 
 
 def set_field(body: bytes, path: str, value: Any) -> bytes:
-    """`body` (a JSON object) with `path` set to `value`, re-serialized compactly."""
-    data = json.loads(body) if body.strip() else {}
-    node = data
-    steps = path.split(".")
-    for step in steps[:-1]:
-        node = node[int(step)] if isinstance(node, list) else node.setdefault(step, {})
-    last = steps[-1]
-    node[int(last) if isinstance(node, list) else last] = value
+    """`body` (a JSON object) with `path` set to `value`, re-serialized compactly. Raises
+    SignatureError when the body (a capture, perhaps edited) is not a JSON object, is too
+    deep or large to parse, or has no place for `path`."""
+    try:
+        data = loads_bounded(body) if body.strip() else {}
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        node = data
+        steps = path.split(".")
+        for step in steps[:-1]:
+            node = node[int(step)] if isinstance(node, list) else node.setdefault(step, {})
+        last = steps[-1]
+        node[int(last) if isinstance(node, list) else last] = value
+    except (ValueError, TypeError, IndexError, AttributeError) as error:
+        raise SignatureError(f"the body is not a JSON object with room for {path} ({error})") from None
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()

@@ -17,7 +17,14 @@ from inspector.delivery.replay import ResignError, replay_capture
 from inspector.models import Capture
 from inspector.signing import secretbox
 from inspector.signing.verify import STATUSES
-from inspector.views.common import bin_or_404, capture_or_404, check_target, event_stream_response, is_htmx
+from inspector.views.common import (
+    bin_or_404,
+    capture_or_404,
+    check_target,
+    event_stream_response,
+    input_limits,
+    is_htmx,
+)
 from inspector.views.pages import context
 from inspector.views.pages.context import bin_url, debug_rows, provider_name
 from inspector.views.pages.forms import filter_qs, int_arg, list_filters, replay_edits
@@ -270,7 +277,8 @@ def add_secret(bin_id: str) -> Response | tuple[str, int]:
     form = request.form
     try:
         label, value, provider = parse_secret(
-            {"label": form.get("label", ""), "value": form.get("value", ""), "provider": form.get("provider") or None}
+            {"label": form.get("label", ""), "value": form.get("value", ""), "provider": form.get("provider") or None},
+            input_limits(),
         )
     except InvalidInput as error:
         return render_template("partials/_secrets.html", **context.secrets_context(bin_id, error=str(error))), 400

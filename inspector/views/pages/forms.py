@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from flask import request
 from werkzeug.datastructures import MultiDict
 
-from inspector.bins import InvalidInput
+from inspector.bins import InvalidInput, ascii_int, check_header, check_text
 from inspector.delivery.replay import Edits
 from inspector.models import Capture
 from inspector.signing.verify import STATUSES
@@ -31,14 +31,15 @@ class ListFilters(TypedDict, total=False):
 
 
 def int_arg(name: str) -> int | None:
-    """A non-negative integer query argument; None when absent or not a number."""
-    raw = request.args.get(name, "")
-    return int(raw) if raw.isascii() and raw.isdigit() else None
+    """A non-negative integer query argument; None when absent, not ASCII digits, or too
+    large to be an id (no capture could match it)."""
+    return ascii_int(request.args.get(name))
 
 
 def list_filters() -> ListFilters:
-    """The list filters in the query string that are set (an unknown verdict is ignored)."""
-    found = {name: request.args.get(name, "").strip() for name in FILTERS}
+    """The list filters in the query string that are set (an unknown verdict is ignored);
+    InvalidInput (400) for one holding NUL, which no capture can hold either."""
+    found = {name: check_text(request.args.get(name, ""), name).strip() for name in FILTERS}
     if found["verdict"] not in STATUSES:
         found["verdict"] = ""
     return cast(ListFilters, {name: value for name, value in found.items() if value})
@@ -100,7 +101,5 @@ def parse_header_lines(text: str) -> list[tuple[str, str]]:
         name, colon, value = line.partition(":")
         if not colon or not _HEADER_NAME.fullmatch(name.strip()):
             raise InvalidInput(f"header line {number} is not “Name: value”")
-        if any(ch in value for ch in "\r\0"):
-            raise InvalidInput(f"header line {number} holds a control character")
-        pairs.append((name.strip(), value.strip()))
+        pairs.append(check_header(name.strip(), value.strip(), f"header line {number}:"))
     return pairs
