@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import analysis, lag, live, load, servers  # noqa: E402
+from bench import analysis, held, lag, live, load, servers  # noqa: E402
 from bench.load import LoadResult  # noqa: E402
 from inspector.cli import default_workers  # noqa: E402
 
@@ -38,7 +38,7 @@ NO_PRUNING = 1_000_000_000
 # The GitHub secret the capture bins hold and the load signs with.
 SECRET = "bench-github-secret"
 # Settings --quick changes (explicit options still win).
-QUICK = {"rounds": 1, "seconds": 3, "warmup": 1, "live_samples": 5, "analysis_repetitions": 3}
+QUICK = {"rounds": 1, "seconds": 3, "warmup": 1, "live_samples": 5, "analysis_repetitions": 3, "held_samples": 20}
 
 
 @dataclass
@@ -91,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=default_workers(),
         help="gunicorn workers for Hookloupe and noop-same (hookloupe serve's default)",
     )
-    parser.add_argument("--threads", type=int, default=32, help="gunicorn threads per worker, same servers")
+    parser.add_argument(
+        "--worker-connections", type=int, default=1000, help="gunicorn connections per worker, same servers"
+    )
     parser.add_argument(
         "--sync-workers",
         type=int,
@@ -127,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=30,
         help="captures timed from POST to visible row in Chromium; 0 skips that part",
+    )
+    parser.add_argument(
+        "--held-samples",
+        type=int,
+        default=100,
+        help="captures timed with 500 trickling, 200 delayed and 200 streaming connections held (bench/held.py); 0 skips",
     )
     parser.add_argument("--json", metavar="PATH", type=Path, default=None, help="also write the figures as JSON")
     parser.add_argument("--keep-temp", action="store_true", help="keep the temporary folder (database, server logs)")
@@ -169,13 +177,13 @@ def main(argv: list[str] | None = None) -> int:
             env["HOOKLOUPE_DATABASE_URL"] = args.database_url
         started = {
             "capture": servers.hookloupe_server(
-                workdir, workdir / "instance", workers=args.workers, threads=args.threads, env=env
+                workdir, workdir / "instance", workers=args.workers, connections=args.worker_connections, env=env
             ),
-            "noop": servers.noop_server(workdir, workers=args.workers, threads=args.threads),
+            "noop": servers.noop_server(workdir, workers=args.workers, connections=args.worker_connections),
             "noop_sync": servers.noop_sync_server(workdir, workers=args.sync_workers),
         }
         if args.naive:
-            started["naive"] = servers.naive_server(workdir, workers=args.workers, threads=args.threads)
+            started["naive"] = servers.naive_server(workdir, workers=args.workers, connections=args.worker_connections)
         try:
             for server in started.values():
                 stack.enter_context(server)
@@ -193,7 +201,13 @@ def main(argv: list[str] | None = None) -> int:
         report["analysis_cost"] = cost or {"skipped": "--analysis-repetitions 0"}
         report["server_log"] = server_log_findings(hookloupe)
 
+    if args.held_samples > 0:
+        print("held connections: a fresh server, captures timed alone and with connections held ...", flush=True)
+        report["held"] = held.run(samples=args.held_samples, workers=args.workers)
     print_report(report, targets)
+    if "held" in report:
+        print()
+        held.print_report(report["held"])
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
         print(f"\nfigures written to {args.json}")
@@ -297,7 +311,7 @@ def benchmark(args, client: str, targets: list[str], started: dict[str, servers.
             "payload": request.kind,
             "body_bytes": args.body_bytes,
             "workers": args.workers,
-            "threads": args.threads,
+            "worker_connections": args.worker_connections,
             "sync_workers": args.sync_workers,
             "database": "postgresql" if args.database_url else "sqlite",
             "targets": targets,
@@ -493,6 +507,8 @@ def failures(report: dict) -> list[str]:
             f"{report['catch_up']['timed_out']} bins still had unanalysed captures "
             f"{report['catch_up']['timeout_s']:g} s after their load stopped"
         )
+    if "held" in report and not held.meets_goal(report["held"]):
+        found.append("with connections held, not every capture was answered 2xx within 1 s")
     return found
 
 
@@ -504,7 +520,7 @@ def print_report(report: dict, targets: list[str]) -> None:
         f"{s['rounds']} rounds x {s['seconds']:g} s, {s['body_bytes']}-byte {s['payload']} JSON POST"
     )
     print(
-        f"capture and noop-same: gunicorn gthread, {s['workers']} workers x {s['threads']} threads; "
+        f"capture and noop-same: gunicorn gevent, {s['workers']} workers x {s['worker_connections']} connections; "
         f"noop-sync: gunicorn sync, {s['sync_workers']} workers; Hookloupe on {s['database']}"
     )
     print()

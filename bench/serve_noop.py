@@ -39,19 +39,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--workers", type=int, default=default_workers())
-    parser.add_argument("--threads", type=int, default=32)
+    parser.add_argument("--connections", type=int, default=1000)
     parser.add_argument("--naive-db", help="serve bench/naive_app.py (one SQLite row per request) with this database")
     parser.add_argument(
         "--worker-class",
-        choices=["gthread", "sync"],
-        default="gthread",
-        help="sync: gunicorn's default worker class, one request at a time per process (--threads is ignored)",
+        choices=["gevent", "sync"],
+        default="gevent",
+        help="sync: gunicorn's default worker class, one request at a time per process (--connections is ignored)",
     )
     args = parser.parse_args(argv)
-    options = serve_options(args.host, args.port, args.workers, args.threads)
+    options = serve_options(args.host, args.port, args.workers, args.connections)
     if args.worker_class == "sync":
-        # gunicorn silently switches a sync worker with threads > 1 to gthread: keep it at 1.
-        options.update(worker_class="sync", threads=1)
+        options.update(worker_class="sync")
     NoopServer(options, args.naive_db).run()
     return 0
 

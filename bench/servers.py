@@ -100,7 +100,7 @@ class Server:
         self.stop()
 
 
-def hookloupe_server(log_dir: Path, instance: Path, *, workers: int, threads: int, env: dict) -> Server:
+def hookloupe_server(log_dir: Path, instance: Path, *, workers: int, connections: int, env: dict) -> Server:
     """`hookloupe serve` exactly as deployed (SQLite in `instance` unless env sets a database)."""
     argv = [
         sys.executable,
@@ -113,8 +113,8 @@ def hookloupe_server(log_dir: Path, instance: Path, *, workers: int, threads: in
         "{port}",
         "--workers",
         str(workers),
-        "--threads",
-        str(threads),
+        "--connections",
+        str(connections),
     ]
     return Server(
         "hookloupe",
@@ -131,9 +131,9 @@ def _serve_noop(name: str, log_dir: Path, *options: str) -> Server:
     return Server(name, argv, health_path="/healthz", log_dir=log_dir)
 
 
-def noop_server(log_dir: Path, *, workers: int, threads: int) -> Server:
+def noop_server(log_dir: Path, *, workers: int, connections: int) -> Server:
     """bench/noop_app.py under the same gunicorn settings (bench/serve_noop.py)."""
-    return _serve_noop("noop", log_dir, "--workers", str(workers), "--threads", str(threads))
+    return _serve_noop("noop", log_dir, "--workers", str(workers), "--connections", str(connections))
 
 
 def sync_workers() -> int:
@@ -147,7 +147,7 @@ def noop_sync_server(log_dir: Path, *, workers: int) -> Server:
     return _serve_noop("noop-sync", log_dir, "--workers", str(workers), "--worker-class", "sync")
 
 
-def naive_server(log_dir: Path, *, workers: int, threads: int) -> Server:
+def naive_server(log_dir: Path, *, workers: int, connections: int) -> Server:
     """bench/naive_app.py (Flask + one SQLite row per request) under the same settings."""
-    options = ("--workers", str(workers), "--threads", str(threads), "--naive-db", str(log_dir / "naive.db"))
+    options = ("--workers", str(workers), "--connections", str(connections), "--naive-db", str(log_dir / "naive.db"))
     return _serve_noop("naive", log_dir, *options)

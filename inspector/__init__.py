@@ -44,6 +44,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     for key in _TEXT_SETTINGS:
         if app.config.get(key) is not None:
             app.config[key] = str(app.config[key])
+    _check_settings(app.config)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or _instance_secret_key(app.instance_path)
 
@@ -57,6 +58,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from inspector.stream import StreamSlots
     from inspector.views import api, capture, pages, replay, security
     from inspector.views import secrets as secrets_views
+    from inspector.views.common import URL_CONVERTERS
 
     # The capture clock is a seam: tests replay signed vectors as of their own time.
     app.extensions["hookloupe.clock"] = lambda: datetime.now(UTC)
@@ -74,6 +76,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     analyser.start()
 
     capture.init_app(app)
+    # Before any route is added: ids in URLs are ASCII digits that fit a database integer, and
+    # no segment holds NUL; anything else is a 404, never a failing query (views/common.py).
+    app.url_map.converters.update(URL_CONVERTERS)
     app.register_blueprint(api.bp)
     app.register_blueprint(replay.bp)
     app.register_blueprint(secrets_views.bp)
@@ -89,6 +94,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
         start_forwarder(app)
     return app
+
+
+def _check_settings(settings: Mapping[str, Any]) -> None:
+    """Refuse to start on a setting that would only fail later, request by request."""
+    from inspector.delivery.outbound import parse_deny
+
+    try:
+        parse_deny(settings["FORWARD_DENY"])
+    except ValueError as error:
+        raise ValueError(f"HOOKLOUPE_FORWARD_DENY: {error}") from None
 
 
 def database_url(configured: str | None, instance_path: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
@@ -13,26 +13,59 @@ if TYPE_CHECKING:
     from flask import Flask
 
 
-def serve_options(host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
-    """gunicorn settings. Threaded workers: an open live page holds one thread for its event
-    stream, and each worker caps streams (STREAM_MAX_PER_WORKER) below its thread count, so
-    some threads are always free for capture. The app is built in each worker (no preload):
-    database connections are never shared across a fork."""
+# Server settings from config.py that gunicorn enforces (before the app sees a request).
+_SERVER_LIMITS = ("MAX_REQUEST_LINE_BYTES", "MAX_HEADER_FIELDS", "MAX_HEADER_FIELD_BYTES", "HEADER_TIMEOUT_S")
+
+
+def server_limits(environ: Mapping[str, str]) -> dict[str, int]:
+    """The limits gunicorn enforces: config.py's defaults, overridden by `HOOKLOUPE_<NAME>`."""
+    from inspector import config
+
+    limits = {}
+    for name in _SERVER_LIMITS:
+        raw = environ.get(f"HOOKLOUPE_{name}", "").strip()
+        try:
+            limits[name] = int(raw) if raw else int(getattr(config, name))
+        except ValueError:
+            raise SystemExit(f"hookloupe serve: HOOKLOUPE_{name} must be a whole number, not {raw!r}") from None
+    return limits
+
+
+def serve_options(
+    host: str, port: int, workers: int, connections: int, limits: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """gunicorn settings. gevent workers: a connection is a greenlet, so clients that trickle
+    their headers, wait on a delayed answer or hold a live page open cost memory, not one of a
+    few threads, and cannot starve capture (README, "Limits and hardening"). Headers must
+    arrive within HEADER_TIMEOUT_S (gunicorn's `keepalive`). The app is built in each worker
+    (no preload), after gevent patched it: database connections are never shared across a fork."""
+    limits = limits or server_limits({})
     return {
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "workers": workers,
-        "worker_class": "gthread",
-        "threads": threads,
+        "worker_class": "inspector.worker.Worker",
+        "worker_connections": connections,
         "timeout": 60,
         "graceful_timeout": 15,
-        "keepalive": 5,
-        "limit_request_line": 8190,
-        "limit_request_field_size": 16384,
+        "keepalive": limits["HEADER_TIMEOUT_S"],
+        "limit_request_line": limits["MAX_REQUEST_LINE_BYTES"],
+        "limit_request_fields": limits["MAX_HEADER_FIELDS"],
+        "limit_request_field_size": limits["MAX_HEADER_FIELD_BYTES"],
         "preload_app": False,
         "errorlog": "-",
         "loglevel": "info",
+        # gunicorn's control socket (one path per user) would be shared by every instance.
+        "control_socket_disable": True,
+        "post_worker_init": _tell_app_when_stopping,
         "worker_exit": _finish_deliveries,
     }
+
+
+def _tell_app_when_stopping(worker: Any) -> None:
+    """Event streams ask `hookloupe.serving` before each poll and end once the worker stops."""
+    app = getattr(worker, "wsgi", None)
+    if app is not None and hasattr(app, "extensions"):
+        app.extensions["hookloupe.serving"] = lambda: bool(worker.alive)
 
 
 def _finish_deliveries(_server: object, worker: object) -> None:
@@ -51,7 +84,7 @@ def default_workers() -> int:
 def serve(args: argparse.Namespace) -> int:
     from gunicorn.app.base import BaseApplication
 
-    options = serve_options(args.host, args.port, args.workers, args.threads)
+    options = serve_options(args.host, args.port, args.workers, args.connections, server_limits(os.environ))
 
     class HookloupeServer(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hints
         def load_config(self) -> None:
@@ -169,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--host", default="127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=8000)
     serve_cmd.add_argument("--workers", type=int, default=default_workers())
-    serve_cmd.add_argument("--threads", type=int, default=32, help="threads per worker (default 32)")
+    serve_cmd.add_argument("--connections", type=int, default=1000, help="open connections per worker (default 1000)")
     serve_cmd.set_defaults(func=serve)
 
     listen_cmd = commands.add_parser("listen", help="relay a bin's new captures to a local URL")

@@ -33,8 +33,8 @@ STREAM_HEARTBEAT_S = 10
 # thread held by a stream is recycled.
 STREAM_MAX_S = 300
 # At most this many event streams per worker process; beyond it a stream gets 503 + retry, so
-# open pages can never take every thread away from capture.
-STREAM_MAX_PER_WORKER = 24
+# open pages (each polls the database) can never crowd out capture. A stream is a greenlet.
+STREAM_MAX_PER_WORKER = 250
 # How each capture is analysed after it is stored (provider, event, verdict): `background`
 # (a thread per process, off the response path), `inline` (before the capture is answered:
 # deterministic, for tests) or `off` (rows wait for a process that analyses).
@@ -46,3 +46,27 @@ ANALYSIS_MAX_DEFER_S = 30
 ANALYSIS_WAIT_S = 1.0
 # Seconds between sweeps for rows no process analysed (stored before a restart, or elsewhere).
 ANALYSER_SWEEP_S = 2
+
+# Limits on input
+# The server refuses a request line (path and query) longer than this many bytes (414), more
+# header fields than this (431), or a header field longer than this many bytes (431).
+MAX_REQUEST_LINE_BYTES = 8190
+MAX_HEADER_FIELDS = 100
+MAX_HEADER_FIELD_BYTES = 16384
+# A client must finish sending its request headers within this many seconds (also how long an
+# idle kept-alive connection stays open); slower ones are disconnected.
+HEADER_TIMEOUT_S = 5
+# A client that sends or reads nothing for this many seconds while its request is in progress
+# (a body that stalls, an answer it does not read) is disconnected; a stalled capture body is
+# stored as incomplete and answered 400.
+IDLE_TIMEOUT_S = 30
+# A bin's custom response may set at most this many headers (PATCH /api/bins/<bin>: 400 beyond).
+MAX_RESPONSE_HEADERS = 50
+# Each custom response header value is at most this many bytes.
+MAX_RESPONSE_HEADER_BYTES = 8 * 1024
+# A custom response body is at most this many bytes (UTF-8).
+MAX_RESPONSE_BODY_BYTES = 1024 * 1024
+# A signing secret's value is at most this many bytes (UTF-8).
+MAX_SECRET_BYTES = 4096
+# An API call's JSON body is at most this many bytes (413 beyond); a replay's body_base64 is 4/3 of its body.
+MAX_API_BODY_BYTES = 16 * 1024 * 1024

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, LargeBinary, String, Text, text
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, LargeBinary, String, Text, false, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -80,6 +80,8 @@ class Capture(Model):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     body_size: Mapped[int]
     body_truncated: Mapped[bool] = mapped_column(default=False)
+    # The body ended before its Content-Length or chunked framing said (the sender stopped).
+    body_incomplete: Mapped[bool] = mapped_column(default=False, server_default=false())
     # The analysis (signing/analysis.py), written once right after the row is committed.
     # provider_id, event and delivery_id never change once detected; `verdict` is None until the
     # row is analysed, and again while it waits to be re-verified after its bin's secrets changed.

@@ -79,6 +79,7 @@ def request_json(row: Capture, verification: Verification | None = None) -> dict
         "remote_addr": row.remote_addr,
         "body_base64": base64.b64encode(row.body).decode("ascii"),
         "body_truncated": row.body_truncated,
+        "body_incomplete": row.body_incomplete,
         "handshake": row.handshake,
         "signature": verification_to_json(verification) if verification else stored_signature_json(row),
     }

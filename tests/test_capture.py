@@ -3,7 +3,10 @@
 import io
 from datetime import UTC, datetime
 
+from gunicorn.http.errors import InvalidChunkSize
+
 from inspector.capture.request import (
+    Body,
     capture_request,
     client_address,
     header_pairs,
@@ -30,16 +33,38 @@ def environ(method="POST", path="/h/abc", query="", body=b"", **extra):
 
 
 def test_read_body_under_limit_is_exact():
-    assert read_body(io.BytesIO(b"abc\x00\xff"), 10) == (b"abc\x00\xff", 5, False)
+    assert read_body(io.BytesIO(b"abc\x00\xff"), 10) == Body(b"abc\x00\xff", 5, False)
 
 
 def test_read_body_at_exact_limit_is_not_truncated():
-    assert read_body(io.BytesIO(b"x" * 10), 10) == (b"x" * 10, 10, False)
+    assert read_body(io.BytesIO(b"x" * 10), 10) == Body(b"x" * 10, 10, False)
 
 
 def test_read_body_over_limit_keeps_prefix_and_true_size():
-    body, size, truncated = read_body(io.BytesIO(b"0123456789" * 100_000), 1000)
-    assert (body, size, truncated) == (b"0123456789" * 100, 1_000_000, True)
+    assert read_body(io.BytesIO(b"0123456789" * 100_000), 1000) == Body(b"0123456789" * 100, 1_000_000, True)
+
+
+def test_read_body_shorter_than_declared_is_incomplete_and_kept():
+    assert read_body(io.BytesIO(b"half"), 100, declared=8) == Body(b"half", 4, False, incomplete=True)
+    assert read_body(io.BytesIO(b"complete"), 100, declared=8).incomplete is False
+
+
+class BrokenFraming(io.BytesIO):
+    """A chunked body whose framing breaks after the first piece (gunicorn raises)."""
+
+    def __init__(self) -> None:
+        super().__init__(b"first piece")
+        self.calls = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.calls += 1
+        if self.calls > 1:
+            raise InvalidChunkSize(b"zz")
+        return super().read(size)
+
+
+def test_read_body_with_broken_chunked_framing_keeps_what_arrived():
+    assert read_body(BrokenFraming(), 100) == Body(b"first piece", 11, False, incomplete=True)
 
 
 def test_query_pairs_keep_repeats_blanks_and_order():
@@ -124,3 +149,12 @@ def test_capture_request_reads_chunked_input_when_terminated():
     env["wsgi.input_terminated"] = True
     captured = capture_request(env, "abc", max_body_bytes=100, trusted_proxies=0, received_at=NOW)
     assert captured.body == b"chunked-body"
+    assert captured.body_incomplete is False
+
+
+def test_capture_request_marks_a_body_shorter_than_its_content_length():
+    env = environ(body=b"12345")
+    env["CONTENT_LENGTH"] = "10"
+    env["wsgi.input_terminated"] = True  # as under gunicorn: the stream ends where the client stopped
+    captured = capture_request(env, "abc", max_body_bytes=100, trusted_proxies=0, received_at=NOW)
+    assert (captured.body, captured.body_size, captured.body_incomplete) == (b"12345", 5, True)

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from conftest import ROOT
 
-from inspector.cli import build_parser, serve_options
+from inspector.cli import build_parser, serve_options, server_limits
 from inspector.signing.samples import signable_providers
 
 REQUIRED_SIGNABLE = {
@@ -35,8 +35,18 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 def test_serve_defaults():
     args = build_parser().parse_args(["serve"])
     assert (args.host, args.port) == ("127.0.0.1", 8000)
-    options = serve_options("127.0.0.1", 8000, 2, 32)
-    assert options["worker_class"] == "gthread" and options["threads"] == 32 and options["preload_app"] is False
+    assert args.connections == 1000
+    options = serve_options("127.0.0.1", 8000, 2, 1000)
+    assert options["worker_class"] == "inspector.worker.Worker" and options["worker_connections"] == 1000
+    assert options["preload_app"] is False
+    assert (options["limit_request_line"], options["limit_request_fields"], options["keepalive"]) == (8190, 100, 5)
+
+
+def test_server_limits_come_from_the_environment():
+    limits = server_limits({"HOOKLOUPE_MAX_HEADER_FIELDS": "20", "HOOKLOUPE_HEADER_TIMEOUT_S": " 3 "})
+    assert (limits["MAX_HEADER_FIELDS"], limits["HEADER_TIMEOUT_S"], limits["MAX_REQUEST_LINE_BYTES"]) == (20, 3, 8190)
+    with pytest.raises(SystemExit, match="HOOKLOUPE_MAX_HEADER_FIELDS"):
+        server_limits({"HOOKLOUPE_MAX_HEADER_FIELDS": "many"})
 
 
 def test_required_providers_can_be_sent():

@@ -23,25 +23,30 @@ def raw_exchange(server: LiveServer, head: bytes, body_parts=(), timeout: float 
         sock.sendall(head)
         for part in body_parts:
             sock.sendall(part)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        header_block, _, rest = data.partition(b"\r\n\r\n")
-        status = int(header_block.split(b" ", 2)[1])
-        length = 0
-        for line in header_block.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value.strip())
-        while len(rest) < length:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            rest += chunk
-        return status, rest
+        return read_response(sock)
+
+
+def read_response(sock: socket.socket) -> tuple[int, bytes]:
+    """Read one HTTP response from `sock`: (status, body framed by its Content-Length)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    header_block, _, rest = data.partition(b"\r\n\r\n")
+    status = int(header_block.split(b" ", 2)[1])
+    length = 0
+    for line in header_block.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    return status, rest
 
 
 def stored(server: LiveServer, bin_id: str, capture_id: int) -> dict:
@@ -80,6 +85,57 @@ def test_chunked_body_is_stored_decoded_from_its_framing(live_server):
     got = stored(live_server, bin_id, json.loads(answer)["request_id"])
     assert base64.b64decode(got["body_base64"]) == b"".join(parts)
     assert ["Transfer-Encoding", "chunked"] in got["headers"]
+
+
+def half_closed_exchange(server: LiveServer, data: bytes) -> tuple[int, bytes]:
+    """Send `data`, then close our sending side (the client gave up) and read the answer."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    body, _, _ = rest.partition(b"HTTP/1.1 ")  # gunicorn may add its own answer to the broken stream
+    return int(head.split(b" ", 2)[1]), body
+
+
+def test_body_shorter_than_its_content_length_is_400_and_stored_incomplete(live_server):
+    bin_id = live_server.create_bin("short-bin")
+    status, answer = half_closed_exchange(live_server, post_head(bin_id, length=100) + b"only this much")
+    assert status == 400
+    answer = json.loads(answer)
+    assert "incomplete" in answer["error"]
+    got = stored(live_server, bin_id, answer["request_id"])
+    assert base64.b64decode(got["body_base64"]) == b"only this much"
+    assert (got["body_incomplete"], got["body_size"]) == (True, 14)
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [b"5\r\nhello\r\nzz\r\n", b"5\r\nhello\r\n", b"5\r\nhelloXX3\r\nabc\r\n0\r\n\r\n"],
+    ids=["bad-size", "no-last-chunk", "missing-crlf"],
+)
+def test_broken_chunked_framing_is_400_and_stored_incomplete(live_server, framing):
+    bin_id = live_server.create_bin()
+    status, answer = half_closed_exchange(live_server, post_head(bin_id, "Transfer-Encoding: chunked") + framing)
+    assert status == 400
+    got = stored(live_server, bin_id, json.loads(answer)["request_id"])
+    assert got["body_incomplete"] is True
+    assert base64.b64decode(got["body_base64"]) in (b"", b"hello")
+    assert httpx.get(f"{live_server.url}/healthz").status_code == 200
+
+
+def test_a_huge_declared_api_body_is_refused_before_it_is_sent(live_server):
+    bin_id = live_server.create_bin()
+    head = (
+        f"PATCH /api/bins/{bin_id} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        "Content-Length: 1073741824\r\n\r\n"
+    )
+    started = time.monotonic()
+    status, answer = raw_exchange(live_server, head.encode(), [b"{"], timeout=10)
+    assert status == 413 and time.monotonic() - started < 5
+    assert "limit" in json.loads(answer)["error"]
 
 
 def test_gzip_body_is_stored_compressed_as_received(live_server):
@@ -184,6 +240,64 @@ def test_open_streams_never_starve_capture(tmp_path):
         for response, client in zip(opened, streams, strict=False):
             response.close()
             client.close()
+    finally:
+        server.stop()
+
+
+def test_held_connections_never_starve_capture(tmp_path):
+    """One worker holding half-sent headers, requests waiting on a delayed answer and open live
+    pages at once (gevent: each is a greenlet): a capture to another bin is still answered."""
+    server = LiveServer(tmp_path, workers=1).start()
+    held: list[socket.socket] = []
+    try:
+        quiet, delayed, watched = server.create_bin(), server.create_bin(), server.create_bin()
+        patch = {"response": {"delay_ms": 6_000}}
+        assert httpx.patch(f"{server.url}/api/bins/{delayed}", json=patch).status_code == 200
+        requests = (
+            [b"POST /h/x HTTP/1.1\r\nHost: a\r\nX-Trickle: 1\r\n"] * 150  # headers never finished
+            + [f"POST /h/{delayed} HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n".encode()] * 50
+            + [f"GET /bins/{watched}/stream HTTP/1.1\r\nHost: a\r\n\r\n".encode()] * 50
+        )
+        for data in requests:
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            sock.sendall(data)
+            held.append(sock)
+        time.sleep(0.5)
+        for _ in range(10):
+            # A starved capture would wait for a held connection to end (6 s) and time out.
+            assert httpx.post(f"{server.url}/h/{quiet}", content=b"x", timeout=3).status_code == 200
+        assert httpx.get(f"{server.url}/api/bins/{quiet}/stats", timeout=3).json()["request_count"] == 10
+    finally:
+        for sock in held:
+            sock.close()
+        server.stop()
+
+
+def test_stalled_body_and_bad_host_on_a_short_idle_timeout(tmp_path):
+    """A body that stops arriving is cut off after IDLE_TIMEOUT_S and stored as incomplete; a
+    request without a valid Host is refused and not stored; stopping does not wait for pages."""
+    server = LiveServer(tmp_path, env={"HOOKLOUPE_IDLE_TIMEOUT_S": "1"}, workers=1).start()
+    try:
+        bin_id = server.create_bin()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            started = time.monotonic()
+            sock.sendall(post_head(bin_id, length=100) + b"a start")  # ... and then nothing
+            status, answer = read_response(sock)
+        assert status == 400 and time.monotonic() - started < 5
+        request_id = json.loads(answer)["request_id"]
+        assert stored(server, bin_id, request_id)["body_incomplete"] is True
+        for head in (f"POST /h/{bin_id} HTTP/1.1\r\n", f"POST /h/{bin_id} HTTP/1.1\r\nHost: a b\r\n"):
+            status, answer = raw_exchange(server, (head + "Content-Length: 0\r\nConnection: close\r\n\r\n").encode())
+            assert status == 400 and b"Host" in answer
+        assert httpx.get(f"{server.url}/api/bins/{bin_id}").json()["request_count"] == 1
+        page = httpx.Client(timeout=10)
+        stream = page.send(page.build_request("GET", f"{server.url}/bins/{bin_id}/stream"), stream=True)
+        assert stream.status_code == 200
+        started = time.monotonic()
+        server.stop()
+        assert time.monotonic() - started < 8  # graceful_timeout is 15 s: the stream ended itself
+        stream.close()
+        page.close()
     finally:
         server.stop()
 

@@ -46,10 +46,22 @@ class _Job:
 
 class GroupWriter:
     """Runs submitted work in shared transactions on one connection from `connect`, used by
-    one leader at a time and kept between batches (a failed batch replaces it)."""
+    one leader at a time and kept between batches. After a failed batch the connection is
+    thrown away with `discard(connection, error)` (by default closed) and the next batch
+    connects again. `fails_batch(error)` tells an error of the database, which fails the whole
+    batch at once, from an error of one job's work."""
 
-    def __init__(self, connect: Callable[[], Any], lock_path: str):
+    def __init__(
+        self,
+        connect: Callable[[], Any],
+        lock_path: str,
+        *,
+        discard: Callable[[Any, BaseException | None], None] = lambda raw, _error: raw.close(),
+        fails_batch: Callable[[BaseException], bool] = lambda _error: False,
+    ):
         self._connect = connect
+        self._discard = discard
+        self._fails_batch = fails_batch
         self._raw: Any = None
         self._lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         weakref.finalize(self, os.close, self._lock_fd)
@@ -59,37 +71,65 @@ class GroupWriter:
 
     def run(self, work: Work) -> Any:
         """Run `work(cursor)` in a committed transaction and return its result; raises what
-        `work` raised (its own changes were rolled back, other requests' were committed)."""
+        `work` raised (its own changes were rolled back, other requests' were committed), or,
+        when the database failed the whole batch (`fails_batch`), that error."""
         job = _Job(work)
         with self._mutex:
             self._pending.append(job)
             lead = not self._leading
             self._leading = True
         if not lead:
-            job.done.wait()
+            self._wait(job)
             if not job.lead:
                 return job.outcome()
-        with self._mutex:  # leading: this job is first in line, so it is in this batch
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-        self._commit(batch)
-        with self._mutex:
-            if self._pending:
-                successor = self._pending[0]
-                successor.lead = True
-                successor.done.set()
-            else:
-                self._leading = False
+        batch: list[_Job] = []
+        try:
+            with self._mutex:  # leading: this job is first in line, so it is in this batch
+                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            self._commit(batch)
+        finally:
+            # Even when this leader is interrupted (a killed greenlet), nobody waits forever.
+            for other in batch:
+                if not other.done.is_set():
+                    other.finish(error=RuntimeError("group commit interrupted; the request was not stored"))
+            with self._mutex:
+                self._hand_on()
         return job.outcome()
 
+    def _wait(self, job: _Job) -> None:
+        """Wait until `job` is committed or handed the lead. When the wait is interrupted (a
+        killed greenlet, a signal), withdraw the job, or pass on the lead it was just given, so
+        the requests queued behind it are not stranded."""
+        try:
+            job.done.wait()
+        except BaseException:
+            with self._mutex:
+                if job in self._pending:  # not taken into a batch yet (or just handed the lead)
+                    self._pending.remove(job)
+                    if job.lead:
+                        self._hand_on()
+            raise
+
+    def _hand_on(self) -> None:
+        """With the mutex held, by the leader: hand the lead to the first waiting job, if any."""
+        if self._pending:
+            successor = self._pending[0]
+            successor.lead = True
+            successor.done.set()
+        else:
+            self._leading = False
+
     def _commit(self, batch: list[_Job]) -> None:
-        """Commit the batch in one transaction; if any work fails, roll back and run each job
-        alone, so only the failing one fails."""
+        """Commit the batch in one transaction. If it fails because of the database (read-only,
+        full, unreachable), every job fails with that error; if some work failed, roll back
+        and run each job alone, so only the failing one fails."""
         outcome = self._transaction(batch)
         if isinstance(outcome, list):
             for job, result in zip(batch, outcome, strict=False):
                 job.finish(result)
-        elif len(batch) == 1:
-            batch[0].finish(error=outcome)
+        elif len(batch) == 1 or self._fails_batch(outcome):
+            for job in batch:
+                job.finish(error=outcome)
         else:
             for job in batch:
                 self._commit([job])
@@ -108,17 +148,17 @@ class GroupWriter:
             finally:
                 cursor.close()
         except BaseException as error:
-            self._discard_connection()
+            self._discard_connection(error)
             return error
         finally:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
-    def _discard_connection(self) -> None:
-        """Roll back and drop the connection after a failure; the next batch opens another."""
+    def _discard_connection(self, error: BaseException | None = None) -> None:
+        """Throw the connection away after a failure (rolled back as it closes), never back to
+        a pool that would hand it out again; the next batch opens another."""
         raw, self._raw = self._raw, None
         if raw is not None:
             try:
-                raw.rollback()
-                raw.close()
-            except Exception:
+                self._discard(raw, error)
+            except Exception:  # a broken connection may fail even to close; it is gone either way
                 pass

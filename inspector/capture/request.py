@@ -14,6 +14,8 @@ from functools import lru_cache
 from typing import IO, TYPE_CHECKING
 from urllib.parse import parse_qsl, quote
 
+from gunicorn.http.errors import ParseException
+from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wsgi import get_input_stream
 
 from inspector.headers import first_header
@@ -27,6 +29,10 @@ _READ_CHUNK = 64 * 1024
 # client can read our 413; past this many bytes we stop reading and give up on the count.
 _DRAIN_CAP = 1024 * 1024 * 1024
 
+# What reading a body can raise when the client stops early or breaks the chunked framing
+# (gunicorn's parser errors, Werkzeug's disconnect, socket errors and timeouts).
+_BODY_ENDED = (ParseException, ClientDisconnected, OSError, ValueError)
+
 # CGI variables that are HTTP headers but carry no HTTP_ prefix in a WSGI environ.
 _UNPREFIXED_HEADERS = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
 
@@ -38,6 +44,8 @@ class CapturedRequest:
     `path` is the sub-path after `/h/<bin>`, percent-encoded as sent: `""` for `/h/<bin>`,
     `"/"` for `/h/<bin>/`. `headers` are `(name, value)` pairs in arrival order.
     `body_size` is the true size even when `body` was cut at the limit (`body_truncated`).
+    `body_incomplete`: the body ended before its Content-Length or its chunked framing said it
+    would (the client stopped or broke the framing); `body` is what arrived.
     """
 
     method: str
@@ -50,6 +58,7 @@ class CapturedRequest:
     remote_addr: str
     received_at: datetime
     content_type: str = ""
+    body_incomplete: bool = False
 
     def header(self, name: str) -> str | None:
         """The first value of header `name` (case-insensitive), or None when absent."""
@@ -100,30 +109,40 @@ def _header_name(environ_key: str) -> str:
     return "-".join(part.capitalize() for part in environ_key[5:].split("_"))
 
 
-def read_body(stream: IO[bytes], limit: int) -> tuple[bytes, int, bool]:
+@dataclass(frozen=True)
+class Body:
+    """A body as read: `data` (at most the limit), its true `size`, whether `data` was cut at the
+    limit (`truncated`) and whether the body ended early (`incomplete`)."""
+
+    data: bytes
+    size: int
+    truncated: bool
+    incomplete: bool = False
+
+
+def read_body(stream: IO[bytes], limit: int, declared: int | None = None) -> Body:
     """Read at most `limit` bytes from `stream`, then drain the rest to learn the true size.
 
-    Returns `(body, true_size, truncated)`. Draining stops after `_DRAIN_CAP` bytes; the size
-    reported is then the count read so far (a lower bound).
+    Draining stops after `_DRAIN_CAP` bytes; the size reported is then the count read so far (a
+    lower bound). The body is `incomplete` when reading fails (broken chunked framing, a reset)
+    or ends before `declared` bytes (Content-Length) arrived: what arrived is kept.
     """
-    parts = []
-    kept = 0
-    while kept <= limit:
-        piece = stream.read(min(_READ_CHUNK, limit + 1 - kept))
-        if not piece:
-            break
-        parts.append(piece)
-        kept += len(piece)
-    body = b"".join(parts)
-    if kept <= limit:
-        return body, kept, False
-    size = kept
-    while size < _DRAIN_CAP:
-        piece = stream.read(_READ_CHUNK)
-        if not piece:
-            break
-        size += len(piece)
-    return body[:limit], size, True
+    parts: list[bytes] = []
+    size = 0
+    failed = False
+    try:
+        while size < _DRAIN_CAP:
+            piece = stream.read(_READ_CHUNK if size > limit else min(_READ_CHUNK, limit + 1 - size))
+            if not piece:
+                break
+            if size <= limit:
+                parts.append(piece)
+            size += len(piece)
+    except _BODY_ENDED:
+        failed = True
+    data = b"".join(parts)
+    incomplete = failed or (declared is not None and size < min(declared, _DRAIN_CAP))
+    return Body(data[:limit], size, size > limit, incomplete)
 
 
 def client_address(environ: WSGIEnvironment, trusted_proxies: int) -> str:
@@ -172,15 +191,16 @@ def capture_request(
     Reads the body from `wsgi.input` (bounded by `max_body_bytes`); must run before anything
     else touches the input stream.
     """
-    body, size, truncated = read_body(_input_stream(environ), max_body_bytes)
+    body = read_body(_input_stream(environ), max_body_bytes, _declared_length(environ))
     return CapturedRequest(
         method=environ.get("REQUEST_METHOD", "GET").upper(),
         path=sub_path(raw_path(environ), bin_id),
         query_string=_wsgi_text(environ.get("QUERY_STRING", "")),
         headers=header_pairs(environ),
-        body=body,
-        body_size=size,
-        body_truncated=truncated,
+        body=body.data,
+        body_size=body.size,
+        body_truncated=body.truncated,
+        body_incomplete=body.incomplete,
         remote_addr=client_address(environ, trusted_proxies),
         received_at=received_at,
         content_type=environ.get("CONTENT_TYPE", "") or "",
@@ -191,3 +211,9 @@ def _input_stream(environ: WSGIEnvironment) -> IO[bytes]:
     """The body stream, bounded by Content-Length unless the server marked it terminated
     (chunked bodies under gunicorn); Werkzeug's helper makes exactly that choice."""
     return get_input_stream(environ, safe_fallback=False)
+
+
+def _declared_length(environ: WSGIEnvironment) -> int | None:
+    """The Content-Length the client declared (the server already refused malformed ones)."""
+    value = environ.get("CONTENT_LENGTH", "")
+    return int(value) if value and value.isascii() and value.isdigit() else None

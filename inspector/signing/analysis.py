@@ -79,6 +79,7 @@ def captured_from_row(row: Any) -> CapturedRequest:
         body=row.body,
         body_size=row.body_size,
         body_truncated=row.body_truncated,
+        body_incomplete=row.body_incomplete,
         remote_addr=row.remote_addr,
         received_at=row.received_at,
         content_type=row.content_type,

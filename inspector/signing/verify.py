@@ -115,6 +115,13 @@ def verify_signature(
             detail=f"This {entry.name} request is signed, but the bin holds no "
             f"secret for {entry.name} to check it with.",
         )
+    if capture.body_incomplete:
+        return Verification(
+            "unverifiable",
+            scheme=scheme.name,
+            detail="The body ended before the sender finished it (short of its Content-Length or "
+            "chunked framing), so its signature cannot be checked.",
+        )
     if capture.body_truncated:
         return Verification(
             "unverifiable",

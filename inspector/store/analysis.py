@@ -31,6 +31,7 @@ _CAPTURE_COLUMNS = (
     Capture.body,
     Capture.body_size,
     Capture.body_truncated,
+    Capture.body_incomplete,
 )
 _UPDATE = (
     "UPDATE captures SET provider_id = {p}, event = {p}, delivery_id = {p}, verdict = {p}, signature = {p} "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -12,10 +13,10 @@ from flask import Flask, Response, current_app
 from werkzeug.http import HTTP_STATUS_CODES
 
 from inspector import store
-from inspector.bins import ResponseSettings
+from inspector.bins import InvalidInput, ResponseSettings, check_header
 from inspector.capture import insert as capture_store
 from inspector.capture.handshakes import Reply, answer_handshake, might_be_handshake
-from inspector.capture.request import capture_request
+from inspector.capture.request import CapturedRequest, capture_request
 from inspector.delivery import outbound
 from inspector.signing.analysis import secret_values
 
@@ -51,6 +52,10 @@ class CaptureDispatch:
         self.wsgi_app = wsgi_app
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        _limit_idle_time(environ, float(self.app.config["IDLE_TIMEOUT_S"]))
+        problem = host_problem(environ.get("SERVER_PROTOCOL", ""), environ.get("HTTP_HOST"))
+        if problem:
+            return json_answer(400, {"error": problem})(environ, start_response)
         path = environ.get("PATH_INFO", "")
         bin_id = path[3:].split("/", 1)[0] if path.startswith("/h/") else ""
         if not bin_id:
@@ -59,10 +64,39 @@ class CaptureDispatch:
         with self.app.extensions["hookloupe.analyser"].capturing(), self.app.app_context():
             try:
                 response = capture(environ, bin_id)
+            except capture_store.DatabaseUnavailableError as error:
+                # Nothing was stored, and the sender should try again: its retry will be.
+                log.warning("capture refused for bin %r: %s", bin_id, error)
+                response = json_answer(503, {"error": "database unavailable: the request was not stored; retry later"})
+                response.headers["Retry-After"] = "1"
             except Exception:
                 log.exception("capture failed for bin %r", bin_id)
                 response = json_answer(500, {"error": "internal error: the request may not have been stored"})
         return response(environ, start_response)
+
+
+# A Host header: a name, IPv4 address or [IPv6 literal], and an optional port (RFC 9110 §7.2);
+# a comma means the client sent two.
+_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+;=%-]*)(:[0-9]*)?")
+
+
+def host_problem(protocol: str, host: str | None) -> str | None:
+    """Why a request's Host header makes it malformed (RFC 9112 §3.2: answer 400), or None."""
+    if host is None:
+        return "an HTTP/1.1 request needs a Host header" if protocol == "HTTP/1.1" else None
+    if not _HOST.fullmatch(host):
+        return "the Host header is not a host name (or address) with an optional port"
+    return None
+
+
+def _limit_idle_time(environ: WSGIEnvironment, seconds: float) -> None:
+    """A client that stalls (a body that stops arriving, an answer it stops reading) is cut off
+    after `seconds` of silence: its socket read or write fails, so a capture is stored as
+    incomplete and answered 400 rather than holding its connection for ever. gunicorn hands the
+    connection's socket on in the environ; other servers keep their own timeouts."""
+    sock = environ.get("gunicorn.socket")
+    if sock is not None and seconds > 0:
+        sock.settimeout(seconds)
 
 
 def capture(environ: WSGIEnvironment, bin_id: str) -> Response | DefaultAnswer:
@@ -98,6 +132,8 @@ def capture(environ: WSGIEnvironment, bin_id: str) -> Response | DefaultAnswer:
     )
     if stored is None:
         return _no_bin(bin_id)
+    if captured.body_incomplete:
+        return _incomplete(captured, stored.capture_id)
     if captured.body_truncated:
         return json_answer(
             413,
@@ -110,6 +146,21 @@ def capture(environ: WSGIEnvironment, bin_id: str) -> Response | DefaultAnswer:
     if reply is not None:
         return _reply_response(reply)
     return bin_response(stored.response, stored.capture_id)
+
+
+def _incomplete(captured: CapturedRequest, capture_id: int) -> Response:
+    """400 for a body that ended early: stored as it arrived, marked incomplete, never taken
+    for a whole webhook. (gunicorn then closes the connection: its framing is lost.)"""
+    declared = captured.header("Content-Length")
+    what = f"of the {declared} bytes its Content-Length declared" if declared else "its chunked framing promised"
+    return json_answer(
+        400,
+        {
+            "error": f"the body ended after {captured.body_size} bytes, short {what}; "
+            "what arrived was stored, marked incomplete",
+            "request_id": capture_id,
+        },
+    )
 
 
 def _no_bin(bin_id: str) -> Response:
@@ -133,12 +184,25 @@ def bin_response(settings: ResponseSettings, capture_id: int) -> Response | Defa
         response = json_answer(settings.status, {"ok": True, "request_id": capture_id})
     else:
         response = Response(settings.body, status=settings.status, content_type="text/plain; charset=utf-8")
-    for name, value in settings.headers:
+    for name, value in sendable(settings.headers):
         if name.lower() == "content-type":
             response.headers["Content-Type"] = value
         else:
             response.headers.add(name, value)
     return sandboxed(response)
+
+
+def sendable(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The headers the server can put on the wire. PATCH accepts no others, but a bin saved by
+    an earlier release may hold one (a line break, say): the capture is already stored, so the
+    sender gets the answer without it rather than a 500 that makes it retry."""
+    kept = []
+    for name, value in headers:
+        try:
+            kept.append(check_header(name, value, "response header"))
+        except InvalidInput:
+            log.warning("bin response header %.100r cannot be sent; left out", name)
+    return kept
 
 
 class DefaultAnswer:

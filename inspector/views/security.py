@@ -1,9 +1,12 @@
-"""Headers every answer carries, the optional instance password, and error answers (HTTP
-errors, and invalid input from any view: one handler for the whole app)."""
+"""Headers every answer carries, the guards every request to the UI and API passes (body size,
+cross-site, the optional instance password), and error answers (HTTP errors, and invalid input
+from any view: one handler for the whole app). Capture URLs never come here (capture.py)."""
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -19,15 +22,78 @@ PAGE_CSP = (
 API_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
 
 
+# Methods a browser may send across sites; only these change state.
+_UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# The content types a cross-site page can send without a CORS preflight (HTML forms, fetch
+# in no-cors mode). The API takes JSON, so it refuses them whatever the body.
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
+# Sec-Fetch-Site values of a request the user's own page (or the user, typing) made.
+_OWN_SITE = ("same-origin", "none")
+
+
 def init_app(app: Flask) -> None:
+    # Werkzeug enforces it on bodies without a declared length (chunked) as they are read.
+    app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_API_BODY_BYTES"])
+    app.before_request(_refuse_oversized_body)
+    app.before_request(_refuse_cross_site)
     app.before_request(_require_password)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InvalidInput, _invalid_input)
+    app.register_error_handler(TimeoutError, _client_timeout)
 
 
 def is_api_path(path: str) -> bool:
     return path.startswith(("/api/", "/h/")) or path == "/healthz"
+
+
+def _refuse_oversized_body() -> Response | None:
+    """413 on a declared length over MAX_API_BODY_BYTES, before a byte of the body is read."""
+    limit = int(current_app.config["MAX_API_BODY_BYTES"])
+    if request.content_length is not None and request.content_length > limit:
+        return _refusal(413, f"request body of {request.content_length} bytes is over the {limit}-byte limit")
+    return None
+
+
+def cross_site_refusal(
+    method: str, path: str, header: Callable[[str], str | None], own_origins: tuple[str, ...]
+) -> tuple[int, str] | None:
+    """Why a state-changing request that a page on another site could have made is refused,
+    as (status, reason), or None when it may go on; `header(name)` reads a request header. Scripts (curl, the CLI, httpx) send no
+    Origin or Sec-Fetch-Site and are judged by their content type alone."""
+    if method not in _UNSAFE_METHODS:
+        return None
+    fetch_site = header("Sec-Fetch-Site")
+    origin = header("Origin")
+    if fetch_site is not None and fetch_site not in _OWN_SITE:
+        return 403, f"cross-site request refused (Sec-Fetch-Site: {fetch_site})"
+    if origin is not None and _origin(origin) not in own_origins:
+        return 403, "cross-site request refused (its Origin is not this Hookloupe)"
+    content_type = (header("Content-Type") or "").split(";", 1)[0].strip().lower()
+    if path.startswith("/api/") and content_type in _FORM_TYPES:
+        return 415, f"the API takes JSON (Content-Type: application/json), not {content_type}"
+    return None
+
+
+def _origin(url: str) -> str:
+    """`scheme://host[:port]` in lower case; "" for what is not an origin (e.g. `null`)."""
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
+
+
+def _refuse_cross_site() -> Response | None:
+    own = tuple(o for o in (_origin(request.host_url), _origin(current_app.config.get("BASE_URL") or "")) if o)
+    refusal = cross_site_refusal(request.method, request.path, request.headers.get, own)
+    return _refusal(*refusal) if refusal else None
+
+
+def _refusal(status: int, reason: str) -> Response:
+    """A guard's refusal: JSON for the API, plain text for pages."""
+    if is_api_path(request.path):
+        response = jsonify(error=reason)
+        response.status_code = status
+        return response
+    return Response(f"{status}: {reason}", status=status, content_type="text/plain; charset=utf-8")
 
 
 def _require_password() -> Response | None:
@@ -36,14 +102,22 @@ def _require_password() -> Response | None:
     password = current_app.config.get("PASSWORD")
     if not password or request.path.startswith("/h/") or request.path == "/healthz":
         return None
-    auth = request.authorization
-    given = (auth.password or "") if auth and auth.type == "basic" else ""
-    if hmac.compare_digest(given.encode(), password.encode()):
+    if hmac.compare_digest(_basic_password().encode(), password.encode()):
         return None
     response = jsonify(error="this Hookloupe instance needs its password")
     response.status_code = 401
     response.headers["WWW-Authenticate"] = 'Basic realm="Hookloupe", charset="UTF-8"'
     return response
+
+
+def _basic_password() -> str:
+    """The password of an HTTP Basic Authorization header; "" when there is none or it cannot
+    be decoded (a malformed header is a wrong password, never an error)."""
+    try:
+        auth = request.authorization
+    except ValueError:  # e.g. credentials that are not valid base64 of UTF-8
+        return ""
+    return (auth.password or "") if auth and auth.type == "basic" else ""
 
 
 def _security_headers(response: Response) -> Response:
@@ -71,6 +145,11 @@ def _http_error(error: HTTPException) -> Response:
         status=error.code or 500,
         content_type="text/plain; charset=utf-8",
     )
+
+
+def _client_timeout(_error: TimeoutError) -> Response:
+    """The client stalled while sending its body (IDLE_TIMEOUT_S, views/capture.py): 408."""
+    return _refusal(408, "the request body stopped arriving; send it again")
 
 
 def _invalid_input(error: InvalidInput) -> Response | tuple[Response, int]:
