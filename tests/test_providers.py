@@ -149,11 +149,14 @@ def test_hook_signature_with_events_body_is_asana():
     assert providers.detect(c).provider_id == "asana"
 
 
-def test_hook_signature_shape_decides_without_body():
+def test_hook_signature_shape_alone_decides_nothing():
+    # Deliberately changed (issue 10.4): the value's encoding once picked Studiewinkel or Asana;
+    # a shared header alone now only names candidates (tests/test_detection_collisions.py).
     b64 = make_capture([("X-Hook-Signature", "VdtA4acV/jxrh8oxLJnectCdDuAlfGDVHzQ7AhQ7VhA=")], b"x")
     hexed = make_capture([("X-Hook-Signature", "ab" * 32)], b"x")
-    assert providers.detect(b64).provider_id == "studiewinkel"
-    assert providers.detect(hexed).provider_id == "asana"
+    for capture in (b64, hexed):
+        detection = providers.detect(capture)
+        assert detection.provider_id is None and {"Asana", "Studiewinkel"} <= set(detection.candidates)
 
 
 def test_x_signature_with_eduzz_agent_is_eduzz():
@@ -172,7 +175,8 @@ def test_x_signature_with_eduzz_envelope_is_eduzz():
 
 
 def test_x_signature_alone_is_not_guessed():
-    assert providers.detect(make_capture([("X-Signature", "ab" * 32)], b"{}")) is None
+    detection = providers.detect(make_capture([("X-Signature", "ab" * 32)], b"{}"))
+    assert detection.provider_id is None and "Eduzz" in detection.candidates
 
 
 @pytest.mark.parametrize(
@@ -214,7 +218,8 @@ def test_webhook_headers_alone_are_standard_webhooks():
 
 def test_dreamclass_needs_its_exact_keys():
     body = b'{"tenant":"t","timestamp":1,"id":"i","signature":"s","type":"X","data":{},"extra":1}'
-    assert providers.detect(make_capture([], body)) is None
+    detection = providers.detect(make_capture([], body))
+    assert detection.provider_id is None and "DreamClass" in detection.candidates  # a guess only
 
 
 def test_header_names_match_case_insensitively():

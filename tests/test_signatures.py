@@ -20,6 +20,7 @@ from inspector.signing.schemes import (
     MalformedSignatureError,
     Message,
     MissingSignatureError,
+    SdkRejectionError,
     SecretFormatError,
     SignatureMismatchError,
     TimestampError,
@@ -217,12 +218,16 @@ def test_missing_timestamp_header():
         SCHEMES["slack-style"][0].verify(msg(headers=(*JSON, ("X-S", "v0=ab"))), "k", at=AT)
 
 
-def test_standard_webhooks_skips_unknown_and_bad_entries():
+def test_standard_webhooks_skips_unknown_entries_but_stops_at_bad_base64_as_its_sdk_does():
+    # The standardwebhooks library raises at an undecodable entry, even when a later one would
+    # match: the verdict follows it, and the reason says so.
     scheme, key, _ = SCHEMES["standard-webhooks"]
     signed = scheme.sign(msg(headers=(*JSON, ("webhook-id", "msg_1"))), key, at=AT)
     good = signed.header("webhook-signature")
-    signed = signed.with_header("webhook-signature", f"v1a,xyz v1,!!notbase64 {good}")
-    assert scheme.verify(signed, key, at=AT).index == 1
+    assert scheme.verify(signed.with_header("webhook-signature", f"v1a,xyz {good}"), key, at=AT)
+    assert scheme.verify(signed.with_header("webhook-signature", f"{good} v1,!!notbase64"), key, at=AT)
+    with pytest.raises(SdkRejectionError, match="not base64 Python can decode"):
+        scheme.verify(signed.with_header("webhook-signature", f"v1a,xyz v1,!!notbase64 {good}"), key, at=AT)
 
 
 def test_standard_webhooks_rejects_secret_used_verbatim():

@@ -211,15 +211,44 @@ def test_dreamship_reports_matching_segment():
     assert v.status == "valid" and "signature 2 of 2" in v.detail
 
 
+def dreamship_with_space(key):
+    """The Dreamship vector with its two signatures joined by ", " instead of ","."""
+    case = json.loads((VECTORS / "dreamship.json").read_text())["vectors"][0]
+    first, second = dict(case["headers"])["X-Dreamship-Signature"].split(",")
+    capture = make_capture([("X-Dreamship-Signature", f"{first}, {second}")], case["body"].encode())
+    return verify_signature(capture, [secret(key)], public_url=URL)
+
+
+def test_dreamship_first_of_a_comma_space_list_still_matches():
+    # The documented check (`calculated in header.split(',')`) finds the first segment as sent.
+    v = dreamship_with_space("api-key-one")
+    assert v.status == "valid" and "signature 1 of 2" in v.detail
+
+
+def test_dreamship_comma_space_list_fails_after_the_first_and_says_why():
+    v = dreamship_with_space("api-key-two")
+    assert v.status == "invalid"
+    assert "segment 2 of 2 matches only once its space is removed" in v.detail
+    assert "splits X-Dreamship-Signature on ',' without trimming" in v.detail
+
+
+def test_dreamship_comma_space_list_with_a_wrong_key_says_why_too():
+    v = dreamship_with_space("wrong-key")
+    assert v.status == "invalid" and "', '-separated" in v.detail and "even trimmed" in v.detail
+
+
 def test_postmark_is_unsigned_with_explanation():
     body = b'{"RecordType":"Delivery","MessageStream":"outbound"}'
     v = verify_signature(make_capture([], body), [secret("s")], public_url=URL)
     assert v.status == "unsigned" and "Basic Auth" in v.detail
 
 
-def test_paypal_is_unverifiable():
+def test_paypal_with_a_secret_that_is_no_certificate_says_so():
+    """PayPal is checked offline against the certificate the user stores (README, providers)."""
     c = make_capture([("PAYPAL-TRANSMISSION-SIG", "c2ln"), ("PAYPAL-TRANSMISSION-ID", "1")], b"{}")
-    assert verify_signature(c, [secret("s")], public_url=URL).status == "unverifiable"
+    v = verify_signature(c, [secret("s")], public_url=URL)
+    assert v.status == "invalid"
+    assert "no PEM certificate" in v.detail
 
 
 def test_explicit_detection_is_used():

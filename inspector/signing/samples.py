@@ -256,6 +256,39 @@ SAMPLES: dict[str, Sample] = {
         "invoice.paid", '{"type":"$event","timestamp":"$iso","data":{}}', headers=(JSON, ("webhook-id", "msg_$id"))
     ),
     "svix": Sample("user.created", '{"type":"$event","data":{}}', headers=(JSON, ("svix-id", "msg_$id"))),
+    # Second round (providers/more.py); the Svix and Standard Webhooks senders need a whsec_ key.
+    "netlify": Sample(
+        "ready", '{"id":"$id","site_id":"s1","state":"$event","deploy_url":"https://$id--demo.netlify.app"}'
+    ),
+    "workos": Sample("dsync.user.created", '{"id":"event_$id","event":"$event","data":{"object":"directory_user"}}'),
+    "mux": Sample("video.asset.ready", '{"type":"$event","id":"$id","object":{"type":"asset","id":"a1"},"data":{}}'),
+    "pagerduty": Sample(
+        "incident.triggered",
+        '{"event":{"id":"$id","event_type":"$event","resource_type":"incident","occurred_at":"$iso","data":{}}}',
+    ),
+    "buildkite": Sample(
+        "build.finished", '{"event":"$event","build":{"id":"$id"}}', headers=(JSON, ("X-Buildkite-Event", "$event"))
+    ),
+    "persona": Sample("inquiry.completed", '{"data":{"type":"event","id":"evt_$id","attributes":{"name":"$event"}}}'),
+    "webflow": Sample("form_submission", '{"triggerType":"$event","payload":{"id":"$id","data":{}}}'),
+    "vonage": Sample(
+        "text",
+        '{"channel":"sms","message_uuid":"$id","to":"447700900000","from":"447700900001",'
+        '"timestamp":"$iso","text":"Hello","message_type":"$event"}',
+    ),
+    "circleci": Sample(
+        "workflow-completed", '{"type":"$event","id":"$id","happened_at":"$iso","webhook":{"id":"w1"},"pipeline":{}}'
+    ),
+    "hcp-terraform": Sample(
+        "run:completed",
+        '{"payload_version":1,"notification_configuration_id":"nc-1","run_id":"run-$id",'
+        '"notifications":[{"trigger":"$event","run_status":"applied"}]}',
+    ),
+    "pusher": Sample(
+        "channel_occupied",
+        '{"time_ms":$ms,"events":[{"name":"$event","channel":"presence-room"}]}',
+        headers=(JSON, ("X-Pusher-Key", "278d425bdf160c739803")),
+    ),
 }
 
 

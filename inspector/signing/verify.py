@@ -19,6 +19,7 @@ from inspector.signing.schemes import (
     Message,
     MissingSignatureError,
     Scheme,
+    SdkRejectionError,
     SecretFormatError,
     SignatureError,
     SignatureMismatchError,
@@ -90,14 +91,18 @@ def verify_signature(
     """
     detection = detection or providers.detect(capture)
     entry = providers.get(detection.provider_id) if detection else None
-    if entry is None:
-        return NO_PROVIDER
+    if entry is None:  # a shared header alone names candidates: say which, check nothing
+        undecided = detection.could_be if detection else ""
+        return Verification("none", detail=f"{undecided}, so no signature was checked.") if undecided else NO_PROVIDER
     if not entry.schemes:
         note = entry.unsigned or f"{entry.name} does not sign its webhooks"
         return Verification("unsigned", detail=f"{note}.")
     msg = Message(method=capture.method, url=public_url, headers=capture.headers, body=capture.body)
     present = [s for s in entry.schemes if s.is_present(msg)]
     if not present:
+        unmet = _unmet_condition(entry, msg)
+        if unmet is not None:
+            return unmet
         where = _signature_place(entry.schemes[0])
         return Verification(
             "unsigned",
@@ -128,14 +133,26 @@ def verify_signature(
             scheme=scheme.name,
             detail="The body was cut at the size limit, so its signature cannot be checked.",
         )
-    return _try_all(entry, present, usable, msg, capture.received_at)
+    # The first signature place present is authoritative (GitHub's X-Hub-Signature-256 over the
+    # legacy X-Hub-Signature, Square's SHA-256 header over its SHA-1 one), as the providers'
+    # verifiers check it alone; the others only explain a failure.
+    authoritative = [s for s in present if _signature_place(s) == _signature_place(scheme)]
+    shadowed = [s for s in present if s not in authoritative]
+    return _try_all(entry, authoritative, usable, msg, capture.received_at, shadowed=shadowed)
 
 
 def _try_all(
-    entry: Provider, schemes: Sequence[Scheme], secrets: Sequence[SecretValue], msg: Message, at: datetime
+    entry: Provider,
+    schemes: Sequence[Scheme],
+    secrets: Sequence[SecretValue],
+    msg: Message,
+    at: datetime,
+    *,
+    shadowed: Sequence[Scheme] = (),
 ) -> Verification:
     """Try every scheme with every secret; a match wins, then an expired match, then the most
-    useful failure (malformed, secret format, mismatch with diagnostics)."""
+    useful failure (a shadowed signature that matches, a match the SDK refuses, malformed,
+    secret format, mismatch with diagnostics)."""
     expired: tuple[TimestampError, Scheme, SecretValue] | None = None
     failures: list[tuple[SignatureError, Scheme, SecretValue]] = []
     for scheme in schemes:
@@ -159,7 +176,45 @@ def _try_all(
             warnings=entry.warnings,
             debug=late.debug,
         )
-    return _failure(entry, failures, msg, at)
+    return _shadowed_match(entry, schemes[0], shadowed, secrets, msg, at) or _failure(entry, failures, msg, at)
+
+
+def _shadowed_match(
+    entry: Provider,
+    scheme: Scheme,
+    shadowed: Sequence[Scheme],
+    secrets: Sequence[SecretValue],
+    msg: Message,
+    at: datetime,
+) -> Verification | None:
+    """When an authoritative signature failed but a shadowed one (a legacy header) matches,
+    the verdict stays `invalid`, and says so; None when none matches."""
+    for other in shadowed:
+        for secret in secrets:
+            try:
+                other.verify(msg, secret.value, at=at)
+            except SignatureError:
+                continue
+            detail = (
+                f"The {other.name} signature ({_signature_place(other)}) matches secret '{secret.label}', but "
+                f"{_signature_place(scheme)} is present and does not match; when it is present it is the one "
+                f"{entry.name}'s verifiers check, so the request is rejected."
+            )
+            return Verification("invalid", scheme=scheme.name, detail=detail, debug={"shadowed_match": other.name})
+    return None
+
+
+def _unmet_condition(entry: Provider, msg: Message) -> Verification | None:
+    """A signature whose scheme is chosen by another header (HubSpot's version, Twilio's
+    algorithm) that names none of the entry's schemes: `invalid`, saying why; else None."""
+    for scheme in entry.schemes:
+        if isinstance(scheme, Hmac) and scheme.when is not None and scheme.signature.is_present(msg):
+            detail = (
+                f"This request carries {_signature_place(scheme)}, but {scheme.when.describe(msg)}, "
+                f"which names no signing scheme {entry.name} uses, so it cannot verify."
+            )
+            return Verification("invalid", scheme=scheme.name, detail=detail)
+    return None
 
 
 def _valid(entry: Provider, scheme: Scheme, secret: SecretValue, match: Match) -> Verification:
@@ -189,8 +244,16 @@ def _valid(entry: Provider, scheme: Scheme, secret: SecretValue, match: Match) -
 def _failure(
     entry: Provider, failures: list[tuple[SignatureError, Scheme, SecretValue]], msg: Message, at: datetime
 ) -> Verification:
-    """The most useful explanation of a failure: a diagnostic variant that would have matched,
-    else an unreadable signature, an unusable secret, or a plain mismatch."""
+    """The most useful explanation of a failure: a match the provider's SDK refuses, a
+    diagnostic variant that would have matched, else an unreadable signature, an unusable
+    secret, or a plain mismatch."""
+    for error, scheme, secret in failures:
+        if isinstance(error, SdkRejectionError):
+            detail = f"The {scheme.name} signature matches secret '{secret.label}' {error.what}, but {error.why}."
+            return Verification("invalid", scheme=scheme.name, detail=detail, debug=error.debug | {"sdk": error.why})
+        if "body_hash_mismatch" in error.debug:  # the URL's signature matched; the body did not
+            detail = f"The {scheme.name} signature of the URL matches secret '{secret.label}', but {error}."
+            return Verification("invalid", scheme=scheme.name, detail=detail, debug=error.debug)
     for error, scheme, secret in failures:
         if not isinstance(error, (SignatureMismatchError, MalformedSignatureError)):
             continue

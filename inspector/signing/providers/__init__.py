@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from inspector.signing.providers import dev_tools, messaging, payments, seeds, standards
-from inspector.signing.providers.model import Context, HasHeader, Provider, extract
+from inspector.signing.providers import dev_tools, messaging, more, payments, seeds, standards
+from inspector.signing.providers.model import Context, HasHeader, Provider, Signal, extract, shared_label
 
 if TYPE_CHECKING:
     from inspector.capture.request import CapturedRequest
@@ -19,6 +19,8 @@ REGISTRY: tuple[Provider, ...] = (
     *messaging.ENTRIES,
     *standards.ENTRIES,
 )
+# The second round (more.py): new entries, and offline schemes for Netlify, PayPal and Plaid.
+REGISTRY = more.extend(REGISTRY)
 
 _BY_ID = {p.id: p for p in REGISTRY}
 if len(_BY_ID) != len(REGISTRY):
@@ -28,13 +30,38 @@ if len(_BY_ID) != len(REGISTRY):
 @dataclass(frozen=True)
 class Detection:
     """Which provider sent a capture, its event type and delivery id (None when absent), and
-    the evidence that decided it (short strings such as `header X-GitHub-Event`)."""
+    the evidence that decided it (short strings such as `header X-GitHub-Event`).
 
-    provider_id: str
-    name: str
+    When only a shared header or body field matched (`X-Hook-Signature`: Asana or
+    Studiewinkel), `provider_id` and `name` are None, `candidates` names the providers it could
+    be and `shared` what they share; `could_be` says so in words."""
+
+    provider_id: str | None
+    name: str | None
     event: str | None
     delivery_id: str | None
     evidence: tuple[str, ...]
+    candidates: tuple[str, ...] = ()
+    shared: tuple[str, ...] = ()
+
+    @property
+    def could_be(self) -> str:
+        """`The X-Hook-Signature header alone does not tell who sent this request: it could be
+        Asana or Studiewinkel, or another sender that uses it` (no final stop, so a caller can
+        go on); empty for a decided detection."""
+        if not self.candidates:
+            return ""
+        one = len(self.shared) == 1
+        what = _either(self.shared, "and")
+        return (
+            f"{what[:1].upper()}{what[1:]} alone {'does' if one else 'do'} not tell who sent this "
+            f"request: it could be {_either(self.candidates)}, or another sender that uses {'it' if one else 'them'}"
+        )
+
+
+def _either(words: tuple[str, ...], last: str = "or") -> str:
+    """`A`, `A or B`, `A, B or C`."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} {last} {words[-1]}"
 
 
 # Every rule once, strongest first, prepared so detection on the capture path does no sorting:
@@ -68,10 +95,21 @@ for _index, (_score, _order, _entry, _needed, _signals, _rule) in enumerate(_RUL
     else:
         _HEADERLESS.append(_index)
 
+# Every entry's candidate signals (a shared header or body field it signs in), in registry
+# order, filed like the rules: consulted only when no rule holds, to name the candidates.
+_HINTS: list[tuple[Provider, Signal]] = [(entry, hint) for entry in REGISTRY for hint in entry.candidate_signals]
+_HINTS_BY_HEADER: dict[str, list[int]] = {}
+_HEADERLESS_HINTS: list[int] = []
+for _index, (_entry, _hint) in enumerate(_HINTS):
+    if isinstance(_hint, HasHeader):
+        _HINTS_BY_HEADER.setdefault(_hint.name.lower(), []).append(_index)
+    else:
+        _HEADERLESS_HINTS.append(_index)
 
-def get(provider_id: str) -> Provider | None:
-    """The entry with this id, or None when there is none."""
-    return _BY_ID.get(provider_id)
+
+def get(provider_id: str | None) -> Provider | None:
+    """The entry with this id, or None when there is none (or the id is None: undecided)."""
+    return _BY_ID.get(provider_id) if provider_id is not None else None
 
 
 def all_providers() -> tuple[Provider, ...]:
@@ -79,8 +117,10 @@ def all_providers() -> tuple[Provider, ...]:
 
 
 def detect(capture: CapturedRequest) -> Detection | None:
-    """The provider that most likely sent `capture` (a CapturedRequest), or None when no entry
-    matches. Header signals are tested before body ones, and the body is parsed at most once."""
+    """The provider that most likely sent `capture` (a CapturedRequest); when no rule holds but
+    a shared header or body field does, a Detection with no provider that names the candidates;
+    None when nothing matches. Header signals are tested before body ones, and the body is
+    parsed at most once."""
     ctx = Context(capture.method, capture.headers, capture.query, capture.body)
     # Strongest rules first, registry order among equals: the first rule that holds wins.
     present = ctx.headers.keys()
@@ -94,11 +134,29 @@ def detect(capture: CapturedRequest) -> Detection | None:
             best, best_rule = entry, rule
             break
     else:
-        return None
+        return _undecided(ctx)
     return Detection(
         provider_id=best.id,
         name=best.name,
         event=extract(ctx, best.event),
         delivery_id=extract(ctx, best.delivery_id),
         evidence=tuple(signal.evidence for signal in best_rule),
+    )
+
+
+def _undecided(ctx: Context) -> Detection | None:
+    """The candidates when only shared signals hold: a shared header alone is sent by several
+    providers, and claiming one would verify with the wrong scheme and a wrong verdict."""
+    indexes = sorted([*_HEADERLESS_HINTS, *(i for name in ctx.headers for i in _HINTS_BY_HEADER.get(name, ()))])
+    held = [_HINTS[i] for i in indexes if _HINTS[i][1].holds(ctx)]
+    if not held:
+        return None
+    return Detection(
+        provider_id=None,
+        name=None,
+        event=None,
+        delivery_id=None,
+        evidence=tuple(dict.fromkeys(hint.evidence for _, hint in held)),
+        candidates=tuple(dict.fromkeys(entry.name for entry, _ in held)),
+        shared=tuple(dict.fromkeys(shared_label(hint) for _, hint in held)),
     )

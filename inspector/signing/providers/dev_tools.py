@@ -1,7 +1,7 @@
 """Entries for developer and workplace tools: code hosting, issue trackers, files, forms."""
 
 from inspector.signing.providers.model import BodyArrayOf, BodyKeys, BodyValue, Handshake, HasHeader, HasQuery, Provider
-from inspector.signing.schemes import BodyField, Fields, Header, Hmac, Token, standard_webhooks
+from inspector.signing.schemes import BodyField, Fields, Header, Hmac, SdkRules, Token, When, Window, standard_webhooks
 
 GITHUB = Provider(
     id="github",
@@ -126,7 +126,6 @@ ASANA = Provider(
     docs="https://developers.asana.com/docs/webhooks-guide",
     detect=(
         (HasHeader("X-Hook-Signature"), BodyKeys(("events",))),
-        (HasHeader("X-Hook-Signature", shape="hex64"),),
         (HasHeader("X-Hook-Secret"),),
     ),
     schemes=(Hmac(signature=Header("X-Hook-Signature"), label="Asana HMAC-SHA256 hex"),),
@@ -162,10 +161,15 @@ BOX = Provider(
             signature=Header("BOX-SIGNATURE-PRIMARY", alt=("BOX-SIGNATURE-SECONDARY",)),
             template="{body}{ts}",
             encoding="base64",
+            bodies=("raw", "escape-unicode"),  # as sent, then non-ASCII \u-escaped: the SDK tries both
             timestamp=Header("BOX-DELIVERY-TIMESTAMP"),
-            timestamp_format="iso",
+            timestamp_format="iso-python",
             tolerance=600,
+            window=Window(600, 0, whole_seconds=True),  # never in the future, in whole seconds
             label="Box HMAC-SHA256 of body + timestamp",
+            sdk=SdkRules(
+                "box-sdk-gen", requires=(("BOX-SIGNATURE-VERSION", "1"), ("BOX-SIGNATURE-ALGORITHM", "HmacSHA256"))
+            ),
         ),
     ),
     event=("body:trigger",),
@@ -265,22 +269,26 @@ HUBSPOT = Provider(
             template="{method}{url}{body}{ts}",
             encoding="base64",
             timestamp=Header("X-HubSpot-Request-Timestamp"),
-            timestamp_format="ms",
+            timestamp_format="ms-seconds",  # cut to whole seconds; only old ones rejected (the SDK's rule)
             tolerance=300,
+            window=Window(300, None, strict_past=True),
             label="HubSpot v3",
+            sdk=SdkRules("hubspot-api-client"),
         ),
         Hmac(
             signature=Header("X-HubSpot-Signature"),
             template="{method}{url}{body}",
             mac="hash-secret-first",
-            when=("X-HubSpot-Signature-Version", "v2"),
+            when=When("X-HubSpot-Signature-Version", "v2"),
             label="HubSpot v2",
+            sdk=SdkRules("hubspot-api-client"),
         ),
         Hmac(
             signature=Header("X-HubSpot-Signature"),
             mac="hash-secret-first",
-            when=("X-HubSpot-Signature-Version", "v1"),
+            when=When("X-HubSpot-Signature-Version", "v1"),
             label="HubSpot v1",
+            sdk=SdkRules("hubspot-api-client"),
         ),
     ),
     event=("body:0.subscriptionType",),

@@ -1,7 +1,9 @@
 """Entries for messaging, email and social platforms: Slack, Twilio, SendGrid, Meta and others."""
 
 from inspector.signing.providers.model import BodyArrayOf, BodyKeys, BodyValue, Handshake, HasHeader, HasQuery, Provider
-from inspector.signing.schemes import BodyField, Ecdsa, Ed25519, Header, Hmac, Token
+from inspector.signing.schemes import BodyField, Ecdsa, Ed25519, Header, Hmac, SdkRules, Token, When
+
+TWILIO_SETTINGS = "X-Twilio-Webhooks-Signature-Settings"
 
 SLACK = Provider(
     id="slack",
@@ -17,8 +19,10 @@ SLACK = Provider(
             signature=Header("X-Slack-Signature", prefix="v0="),
             template="v0:{ts}:{body}",
             timestamp=Header("X-Slack-Request-Timestamp"),
+            timestamp_format="int",
             tolerance=300,
             label="Slack v0=",
+            sdk=SdkRules("slack_sdk"),
         ),
     ),
     event=("body:event.type", "body:type", "body:command"),
@@ -39,24 +43,30 @@ TWILIO = Provider(
     name="Twilio",
     docs="https://www.twilio.com/docs/usage/webhooks/webhooks-security",
     detect=((HasHeader("X-Twilio-Signature"),), (HasHeader("I-Twilio-Idempotency-Token"),)),
-    # Twilio's SDK accepts the URL with and without the default port, so both are tried.
+    # Twilio's SDK checks the URL without any port and with the default one; the algorithm
+    # is the settings header's (absent: SHA-1); a JSON body is checked through bodySHA256.
     schemes=(
         Hmac(
             signature=Header("X-Twilio-Signature"),
             template="{url}{params}",
             algorithm="sha256",
             encoding="base64",
-            urls=("as-sent", "toggle-port"),
-            when=("X-Twilio-Webhooks-Signature-Settings", "algorithm=HMAC_SHA256"),
+            urls=("without-port", "with-port"),
+            when=When(TWILIO_SETTINGS, "HMAC_SHA256", key="algorithm", ignore_case=True),
+            body_hash="bodySHA256",
             label="Twilio HMAC-SHA256",
+            sdk=SdkRules("twilio", utf8_body=False),
         ),
         Hmac(
             signature=Header("X-Twilio-Signature"),
             template="{url}{params}",
             algorithm="sha1",
             encoding="base64",
-            urls=("as-sent", "toggle-port"),
+            urls=("without-port", "with-port"),
+            when=When(TWILIO_SETTINGS, "HMAC_SHA1", key="algorithm", ignore_case=True, if_absent=True),
+            body_hash="bodySHA256",
             label="Twilio HMAC-SHA1",
+            sdk=SdkRules("twilio", utf8_body=False),
         ),
     ),
     event=("body:MessageStatus", "body:SmsStatus", "body:CallStatus"),
@@ -75,6 +85,7 @@ SENDGRID = Provider(
             signature=Header("X-Twilio-Email-Event-Webhook-Signature"),
             timestamp=Header("X-Twilio-Email-Event-Webhook-Timestamp"),
             label="SendGrid ECDSA P-256",
+            sdk=SdkRules("sendgrid"),
         ),
     ),
     event=("body:0.event",),
@@ -112,15 +123,19 @@ MAILGUN = Provider(
             signature=BodyField("signature.signature"),
             template="{ts}{field:signature.token}",
             timestamp=BodyField("signature.timestamp"),
+            timestamp_format="int",
             tolerance=900,
             label="Mailgun HMAC-SHA256",
+            sdk=SdkRules("mailgun", utf8_body=False),
         ),
         Hmac(
             signature=BodyField("signature"),
             template="{ts}{field:token}",
             timestamp=BodyField("timestamp"),
+            timestamp_format="int",
             tolerance=900,
             label="Mailgun HMAC-SHA256 (form)",
+            sdk=SdkRules("mailgun", utf8_body=False),
         ),
     ),
     event=("body:event-data.event", "body:event"),

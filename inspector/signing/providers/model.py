@@ -23,6 +23,27 @@ SHAPES = {
     "jwt": re.compile(r"^[\w-]+\.[\w-]+\.[\w-]*$"),
 }
 
+# Signature headers several senders use (PROVIDERS.md, detection matrix, "Ambiguous headers";
+# `Signature` is the generic HTTP-signatures name). Alone, or with only a value shape, they say
+# a request is signed, not by whom: a rule of such signals only is refused, and an entry lists
+# them as `hints` instead (names as they are usually written, for the verdict's sentence).
+SHARED_HEADERS = {
+    name.lower(): name
+    for name in (
+        "X-Hook-Signature",
+        "X-Hub-Signature",
+        "X-Hub-Signature-256",
+        "X-Signature",
+        "X-Webhook-Signature",
+        "Signature",
+    )
+}
+# Body fields several senders sign in (DreamClass and Mailgun both put a `signature` in the body).
+SHARED_FIELDS = frozenset({"signature"})
+# Headers almost every sender sets: they add nothing to a shared one (a user agent does only
+# with a value to match).
+GENERIC_HEADERS = frozenset({"content-type", "content-length", "accept", "accept-encoding", "host", "user-agent"})
+
 
 class Context:
     """One capture seen by detection: header lookups are a dict, the body is parsed at most
@@ -167,6 +188,32 @@ class BodyArrayOf:
 Signal = HasHeader | HasQuery | BodyKeys | BodyValue | BodyArrayOf
 Rule = tuple[Signal, ...]
 
+
+def identifies(signal: Signal) -> bool:
+    """False for a signal many senders share: a shared signature header or body field (any
+    value), or a generic header (a user agent counts only with a value to match). A rule needs
+    at least one identifying signal, or any sender of that header would be claimed."""
+    if isinstance(signal, HasHeader):
+        name = signal.name.lower()
+        if name in GENERIC_HEADERS:
+            return name == "user-agent" and bool(signal.startswith or signal.contains)
+        return name not in SHARED_HEADERS
+    if isinstance(signal, BodyValue):
+        return signal.path not in SHARED_FIELDS or signal.equals is not None or signal.startswith is not None
+    if isinstance(signal, BodyKeys):
+        return signal.exact or not set(signal.keys) <= SHARED_FIELDS
+    return True
+
+
+def shared_label(signal: Signal) -> str:
+    """What a hint shares with other senders, in words: `the X-Hook-Signature header`."""
+    if isinstance(signal, HasHeader):
+        return f"the {SHARED_HEADERS.get(signal.name.lower(), signal.name)} header"
+    if isinstance(signal, BodyValue):
+        return f'the body field "{signal.path}"'
+    return signal.evidence
+
+
 HANDSHAKE_ANSWERS = ("text", "json", "hmac")
 
 
@@ -229,6 +276,10 @@ class Provider:
     specific provider matches. `event`/`delivery_id` are sources tried in order:
     `header:Name`, `body:dotted.path`, `query:name`, or several joined with `+` (joined by ".").
     `handshake` is the endpoint-verification request the provider sends, when it has one.
+    When no rule decides, the provider is named as a candidate if a shared header or body field
+    (`SHARED_HEADERS`, `SHARED_FIELDS`) it signs in is present (`candidate_signals`); `hints`
+    adds shared signals its schemes do not read. `known="SDK oracle"` requires a scheme that
+    names its SDK (`sdk`).
     """
 
     id: str
@@ -244,12 +295,50 @@ class Provider:
     unsigned: str = ""
     generic: bool = False
     handshake: Handshake | None = None
+    hints: tuple[Signal, ...] = ()
 
     def __post_init__(self) -> None:
         if self.known not in KNOWN:
             raise ValueError(f"{self.id}: known must be one of {KNOWN}")
         if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", self.id):
             raise ValueError(f"{self.id}: ids are lowercase and hyphenated")
+        if self.known == "SDK oracle" and not self.sdk:
+            raise ValueError(f"{self.id}: known='SDK oracle' needs a scheme whose `sdk` names the SDK")
+        for rule in self.detect:
+            if not any(identifies(signal) for signal in rule):
+                shared = ", ".join(s.evidence for s in rule)
+                raise ValueError(
+                    f"{self.id}: the rule ({shared}) holds for other senders too; add a signal of "
+                    f"{self.name}'s own (alone, a shared signature header only names it as a candidate)"
+                )
+        if any(identifies(hint) for hint in self.hints):
+            raise ValueError(f"{self.id}: a hint is a shared header or body field; others are `detect` rules")
+
+    @property
+    def sdk(self) -> str:
+        """The PyPI package this provider's scheme was checked against (the library its scheme's
+        `SdkRules` names, run as an oracle in tests/test_sdk_oracles.py), or "". Only for a
+        confirmed entry: a docs-only sender of a standard scheme (GitLab's signing token is
+        Standard Webhooks) was not itself checked against the SDK."""
+        if self.known not in ("SDK oracle", "official vector"):
+            return ""
+        libraries = (getattr(getattr(scheme, "sdk", None), "library", "") for scheme in self.schemes)
+        return next((str(library) for library in libraries if library), "")
+
+    @property
+    def candidate_signals(self) -> tuple[Signal, ...]:
+        """The shared signals that name this provider as a candidate: `hints`, and every shared
+        header or body field its schemes read a signature from."""
+        found: list[Signal] = list(self.hints)
+        for scheme in self.schemes:
+            locator = getattr(scheme, "signature", None)
+            for name in (getattr(locator, "name", None), *getattr(locator, "alt", ())):
+                if isinstance(name, str) and name.lower() in SHARED_HEADERS:
+                    found.append(HasHeader(SHARED_HEADERS[name.lower()]))
+            root = str(getattr(locator, "path", "")).split(".")[0]
+            if root in SHARED_FIELDS:
+                found.append(BodyValue(root))
+        return tuple(dict.fromkeys(found))
 
 
 def extract(ctx: Context, sources: tuple[str, ...]) -> str | None:

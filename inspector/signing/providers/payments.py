@@ -1,15 +1,26 @@
 """Entries for payments and commerce: Stripe, Paddle, Square, PayPal, Shopify and others."""
 
 from inspector.signing.providers.model import BodyKeys, BodyValue, HasHeader, Provider
-from inspector.signing.schemes import AdyenItems, Fields, Header, Hmac, Unverifiable
+from inspector.signing.schemes import AdyenItems, Fields, Header, Hmac, SdkRules, Unverifiable, Window
 
 STRIPE = Provider(
     id="stripe",
     name="Stripe",
     docs="https://docs.stripe.com/webhooks#verify-manually",
     detect=((HasHeader("Stripe-Signature"),), (HasHeader("User-Agent", startswith="Stripe/"),)),
-    # The whsec_ secret is used verbatim as the key (unlike Standard Webhooks).
-    schemes=(Hmac(signature=Fields("Stripe-Signature"), template="{ts}.{body}", tolerance=300, label="Stripe t=,v1="),),
+    # The whsec_ secret is used verbatim as the key (unlike Standard Webhooks). Stripe's SDK
+    # signs the timestamp's integer value and rejects only old ones (any future time passes).
+    schemes=(
+        Hmac(
+            signature=Fields("Stripe-Signature", grammar="stripe"),
+            template="{ts}.{body}",
+            timestamp_format="int",
+            tolerance=300,
+            window=Window(300, None),
+            label="Stripe t=,v1=",
+            sdk=SdkRules("stripe", signed_ts="whole"),
+        ),
+    ),
     event=("body:type",),
     delivery_id=("body:id",),
     known="SDK oracle",
@@ -23,10 +34,12 @@ PADDLE = Provider(
     detect=((HasHeader("Paddle-Signature"),),),
     schemes=(
         Hmac(
-            signature=Fields("Paddle-Signature", sig_key="h1", ts_key="ts", pair_sep=";"),
+            signature=Fields("Paddle-Signature", sig_key="h1", ts_key="ts", pair_sep=";", grammar="paddle"),
             template="{ts}:{body}",
+            timestamp_format="int",
             tolerance=5,
             label="Paddle ts=;h1=",
+            sdk=SdkRules("paddle-python-sdk", signed_ts="whole"),
         ),
     ),
     event=("body:event_type",),
@@ -46,6 +59,7 @@ SQUARE = Provider(
             template="{url}{body}",
             encoding="base64",
             label="Square HMAC-SHA256 of URL + body",
+            sdk=SdkRules("squareup", nonempty_body=True),
         ),
         Hmac(
             signature=Header("x-square-signature"),
@@ -53,6 +67,7 @@ SQUARE = Provider(
             algorithm="sha1",
             encoding="base64",
             label="Square HMAC-SHA1 (legacy)",
+            sdk=SdkRules("squareup", refuses="squareup checks only x-square-hmacsha256-signature"),
         ),
     ),
     event=("body:type",),
@@ -84,7 +99,13 @@ COINBASE_COMMERCE = Provider(
     name="Coinbase Commerce",
     docs="https://docs.cdp.coinbase.com/commerce-onchain/docs/webhooks-security",
     detect=((HasHeader("X-CC-Webhook-Signature"),),),
-    schemes=(Hmac(signature=Header("X-CC-Webhook-Signature"), label="Coinbase Commerce HMAC-SHA256 hex"),),
+    schemes=(
+        Hmac(
+            signature=Header("X-CC-Webhook-Signature"),
+            label="Coinbase Commerce HMAC-SHA256 hex",
+            sdk=SdkRules("coinbase-commerce"),
+        ),
+    ),
     event=("body:event.type",),
     delivery_id=("body:event.id", "body:id"),
     known="SDK oracle",
@@ -96,7 +117,9 @@ RAZORPAY = Provider(
     name="Razorpay",
     docs="https://razorpay.com/docs/webhooks/validate-test/",
     detect=((HasHeader("X-Razorpay-Signature"),), (HasHeader("X-Razorpay-Event-Id"),)),
-    schemes=(Hmac(signature=Header("X-Razorpay-Signature"), label="Razorpay HMAC-SHA256 hex"),),
+    schemes=(
+        Hmac(signature=Header("X-Razorpay-Signature"), label="Razorpay HMAC-SHA256 hex", sdk=SdkRules("razorpay")),
+    ),
     event=("body:event",),
     delivery_id=("header:X-Razorpay-Event-Id",),
     known="SDK oracle",
@@ -109,7 +132,13 @@ ADYEN = Provider(
     detect=((BodyKeys(("live", "notificationItems")),), (HasHeader("HmacSignature"),)),
     schemes=(
         AdyenItems(),
-        Hmac(signature=Header("HmacSignature"), encoding="base64", keys=("hex",), label="Adyen HmacSignature header"),
+        Hmac(
+            signature=Header("HmacSignature"),
+            encoding="base64",
+            keys=("hex",),
+            label="Adyen HmacSignature header",
+            sdk=SdkRules("Adyen", utf8_body=False),  # its payload check hashes bytes
+        ),
     ),
     event=("body:notificationItems.0.NotificationRequestItem.eventCode", "body:type"),
     delivery_id=("body:notificationItems.0.NotificationRequestItem.pspReference",),

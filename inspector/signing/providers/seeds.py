@@ -1,7 +1,18 @@
 """Entries for the five seed providers: DreamClass, Studiewinkel, Edusign, Eduzz, Dreamship."""
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from inspector.signing.providers.model import BodyKeys, BodyValue, HasHeader, Provider
-from inspector.signing.schemes import BodyField, Header, Hmac
+from inspector.signing.schemes import (
+    BodyField,
+    Header,
+    Hmac,
+    MalformedSignatureError,
+    Match,
+    Message,
+    SignatureMismatchError,
+)
 
 DREAMCLASS = Provider(
     id="dreamclass",
@@ -36,10 +47,9 @@ STUDIEWINKEL = Provider(
     id="studiewinkel",
     name="Studiewinkel",
     docs="https://lml-api.studiewinkel.nl/webhooks",
-    detect=(
-        (HasHeader("x-hook-signature"), BodyKeys(("type", "resource", "identifier"), exact=True)),
-        (HasHeader("x-hook-signature", shape="base64-32"),),
-    ),
+    # x-hook-signature is Asana's header too (and Clio's...), whatever its encoding: only the
+    # body shape decides; the header alone names Studiewinkel as a candidate.
+    detect=((HasHeader("x-hook-signature"), BodyKeys(("type", "resource", "identifier"), exact=True)),),
     # The docs' CryptoJS example may sign a JSON.stringify re-serialization: raw body first.
     schemes=(
         Hmac(
@@ -113,16 +123,56 @@ EDUZZ = Provider(
     secret="the access key (Chave de acesso) chosen for the configuration",
 )
 
+DREAMSHIP_HEADER = "X-Dreamship-Signature"
+
+
+@dataclass(frozen=True)
+class UntrimmedSegments(Hmac):
+    """Dreamship's check as its docs' own code writes it: `calculated in header.split(',')`,
+    the segments compared as sent, untrimmed. (PROVIDERS.md Appendix C says "split, trim,
+    compare"; the seed document's code does not trim, and Dreamship's receivers run that code.)
+    So in a `", "`-separated list a segment after a space never matches: such a match, or a
+    failure on such a header, is reported as unreadable with the reason, not as a plain
+    mismatch. Kept here rather than in the schemes: no other provider needs it."""
+
+    def verify(self, msg: Message, secret: str, *, at: datetime) -> Match:
+        sent = [s for s in (msg.header(DREAMSHIP_HEADER) or "").strip().split(",") if s.strip()]
+        try:
+            match = super().verify(msg, secret, at=at)
+        except SignatureMismatchError as error:
+            if all(_as_sent(s) for s in sent):
+                raise
+            raise MalformedSignatureError(
+                f"{DREAMSHIP_HEADER} is a ', '-separated list; Dreamship's documented check splits it on ',' "
+                "without trimming, so a segment after a space never matches (and none matches this secret "
+                "even trimmed)",
+                **error.debug,
+            ) from None
+        if _as_sent(sent[match.index]):
+            return match
+        raise MalformedSignatureError(
+            f"segment {match.index + 1} of {len(sent)} matches only once its space is removed, but Dreamship's "
+            f"documented check splits {DREAMSHIP_HEADER} on ',' without trimming, so a ', '-separated list "
+            "fails for every segment after the first",
+            **match.debug,
+        )
+
+
+def _as_sent(segment: str) -> bool:
+    """True when a segment can equal a hex digest as text, as the documented check compares it."""
+    return not any(c.isspace() for c in segment)
+
+
 DREAMSHIP = Provider(
     id="dreamship",
     name="Dreamship",
     docs="https://docs.dreamship.com/reference/webhooks",
     detect=(
-        (HasHeader("X-Dreamship-Signature"),),
+        (HasHeader(DREAMSHIP_HEADER),),
         (BodyValue("event.action"), BodyValue("event.uuid"), BodyKeys(("id", "object", "event", "data"))),
     ),
-    # One signature per API key, comma-separated; any segment may match.
-    schemes=(Hmac(signature=Header("X-Dreamship-Signature", separator=","), label="Dreamship HMAC-SHA256 hex"),),
+    # One signature per API key, comma-separated; any segment may match, compared as sent.
+    schemes=(UntrimmedSegments(signature=Header(DREAMSHIP_HEADER, separator=","), label="Dreamship HMAC-SHA256 hex"),),
     event=("body:event.action",),
     delivery_id=("body:event.uuid",),
     known="docs only",

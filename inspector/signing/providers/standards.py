@@ -24,7 +24,7 @@ SVIX = Provider(
     name="Svix",
     docs="https://docs.svix.com/receiving/verifying-payloads/how-manual",
     detect=((HasHeader("svix-id"), HasHeader("svix-signature")), (HasHeader("svix-id"), HasHeader("svix-timestamp"))),
-    schemes=(standard_webhooks("svix", label="Svix"),),
+    schemes=(standard_webhooks("svix", label="Svix", library="svix"),),
     event=("body:type",),
     delivery_id=("header:svix-id",),
     known="official vector",

@@ -16,7 +16,10 @@ package; the modules behind it are:
     asymmetric    `Ed25519`, `Ecdsa`
     shared_token  `Token`
     adyen         `AdyenItems`
+    jws, jwk      `JwtBodyHash` (Netlify, Plaid, Vonage) and the JWK it reads
+    rsa_cert      `RsaCertificate` (PayPal)
     unverifiable  `Unverifiable`
+    sdk_rules     `SdkRules` (how a provider's own SDK reads a request) and `When`
     kinds         the `Scheme` union
     diagnostics   `diagnose`: the nearest variant that would have matched
 
@@ -28,6 +31,7 @@ Errors raised by `verify` (all subclasses of `SignatureError`)::
     ├── SecretFormatError          the stored secret cannot be read the way the scheme needs
     ├── TimestampError             the signature matches but its timestamp is outside tolerance
     ├── SignatureMismatchError     well-formed, but no signature matches this secret
+    ├── SdkRejectionError          matches only under a reading the provider's SDK refuses
     └── UnverifiableError          a scheme Hookloupe cannot check offline (certificates, JWKs)
 
 Rules: bodies are `bytes`; time is always the `at=` argument; digests are compared with
@@ -52,6 +56,7 @@ from inspector.signing.schemes.encoding import (
 from inspector.signing.schemes.errors import (
     MalformedSignatureError,
     MissingSignatureError,
+    SdkRejectionError,
     SecretFormatError,
     SignatureError,
     SignatureMismatchError,
@@ -59,10 +64,13 @@ from inspector.signing.schemes.errors import (
     UnverifiableError,
 )
 from inspector.signing.schemes.hmac_scheme import Hmac, standard_webhooks
+from inspector.signing.schemes.jws import JwtBodyHash
 from inspector.signing.schemes.kinds import Scheme
 from inspector.signing.schemes.locators import BodyField, Fields, Header, Locator
-from inspector.signing.schemes.match import Match
+from inspector.signing.schemes.match import Match, Window
 from inspector.signing.schemes.message import Message, dig, parse_json
+from inspector.signing.schemes.rsa_cert import RsaCertificate
+from inspector.signing.schemes.sdk_rules import SdkRules, When
 from inspector.signing.schemes.shared_token import Token
 from inspector.signing.schemes.unverifiable import Unverifiable
 from inspector.signing.schemes.variants import (
@@ -84,13 +92,17 @@ __all__ = [
     "Fields",
     "Header",
     "Hmac",
+    "JwtBodyHash",
     "Locator",
     "MalformedSignatureError",
     "Match",
     "Message",
     "MissingSignatureError",
+    "RsaCertificate",
     "Scheme",
     "SchemeDefaults",
+    "SdkRejectionError",
+    "SdkRules",
     "SecretFormatError",
     "SignatureError",
     "SignatureMismatchError",
@@ -98,6 +110,8 @@ __all__ = [
     "Token",
     "Unverifiable",
     "UnverifiableError",
+    "When",
+    "Window",
     "body_variant",
     "decode",
     "diagnose",

@@ -15,6 +15,7 @@ from inspector.signing.schemes.encoding import encode, read_key
 from inspector.signing.schemes.errors import (
     MalformedSignatureError,
     MissingSignatureError,
+    SdkRejectionError,
     SecretFormatError,
     SignatureMismatchError,
 )
@@ -47,8 +48,11 @@ class AdyenItems(SchemeDefaults):
     def is_present(self, msg: Message) -> bool:
         return any(dig(i, "additionalData.hmacSignature") for i in self._items(msg))
 
-    def signed_string(self, item: dict[str, Any]) -> bytes:
-        return ":".join(as_text(dig(item, f)) for f in self.fields).encode()
+    def signed_string(self, item: dict[str, Any], *, python: bool = True) -> bytes:
+        """The eight fields joined by `:`, each written as Adyen's SDK writes it (Python's
+        `str()`: `True`, `None`), or with `python=False` as JSON spells it (`true`, ``)."""
+        write = _python_text if python else as_text
+        return ":".join(write(dig(item, f)) if "." in f else write(item.get(f, "")) for f in self.fields).encode()
 
     def sign(self, msg: Message, secret: str, *, at: datetime) -> Message:
         key = read_key(secret, "hex")
@@ -76,6 +80,17 @@ class AdyenItems(SchemeDefaults):
             received = as_text(dig(item, "additionalData.hmacSignature"))
             content = self.signed_string(item)
             expected = encode(hmac.new(key, content, "sha256").digest(), "base64")
+            amount = item.get("amount")
+            if not (isinstance(amount, dict) and "value" in amount and "currency" in amount) and received:
+                # Adyen's SDK reads amount.value and amount.currency unguarded, and fails without them.
+                raise MalformedSignatureError(f"item {index} has no amount with value and currency", item=index)
+            json_spelled = self.signed_string(item, python=False)
+            if received and content != json_spelled and _matches(key, json_spelled, received):
+                raise SdkRejectionError(
+                    f"item {index} with its fields spelled as JSON (true, empty for null)",
+                    "Adyen's SDK writes them with Python's str() (True, None)",
+                    item=index,
+                )
             debug: dict[str, Any] = {
                 "signed_preview": preview(content),
                 "algorithm": "HMAC-SHA256",
@@ -90,3 +105,13 @@ class AdyenItems(SchemeDefaults):
             if not hmac.compare_digest(expected.encode(), received.encode()):
                 raise SignatureMismatchError(f"item {index} does not match this key", **debug)
         return Match(scheme=self.name, key_reading="hex", debug=debug | {"items": len(items)})
+
+
+def _python_text(value: Any) -> str:
+    """A body field as Python's `str()` writes it (Adyen's SDK joins the fields that way)."""
+    return str(value)
+
+
+def _matches(key: bytes, content: bytes, received: str) -> bool:
+    expected = encode(hmac.new(key, content, "sha256").digest(), "base64")
+    return hmac.compare_digest(expected.encode(), received.encode())

@@ -16,10 +16,17 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, Pub
 from inspector.signing.schemes.defaults import SchemeDefaults
 from inspector.signing.schemes.display import preview, short
 from inspector.signing.schemes.encoding import decode, format_timestamp
-from inspector.signing.schemes.errors import MalformedSignatureError, SecretFormatError, SignatureMismatchError
+from inspector.signing.schemes.errors import (
+    MalformedSignatureError,
+    SdkRejectionError,
+    SecretFormatError,
+    SignatureError,
+    SignatureMismatchError,
+)
 from inspector.signing.schemes.locators import Header
 from inspector.signing.schemes.match import Match
 from inspector.signing.schemes.message import Message
+from inspector.signing.schemes.sdk_rules import SdkRules
 
 
 @dataclass(frozen=True)
@@ -68,10 +75,12 @@ class Ed25519(SchemeDefaults):
 
 
 def _load_public(secret: str) -> PublicKeyTypes:
+    """A PEM key as pasted, or the bare base64 of a DER key read as SendGrid's SDK reads it:
+    wrapped in PEM armour (so line breaks inside it are fine)."""
     text = secret.strip()
-    if text.startswith("-----"):
-        return serialization.load_pem_public_key(text.encode())
-    return serialization.load_der_public_key(base64.b64decode(text, validate=True))
+    if not text.startswith("-----"):
+        text = f"-----BEGIN PUBLIC KEY-----\n{text}\n-----END PUBLIC KEY-----"
+    return serialization.load_pem_public_key(text.encode())
 
 
 def _load_private(secret: str) -> PrivateKeyTypes:
@@ -90,6 +99,7 @@ class Ecdsa(SchemeDefaults):
     timestamp: Header
     label: str = "ECDSA P-256"
     inferred: bool = False
+    sdk: SdkRules | None = None
 
     def sign(self, msg: Message, secret: str, *, at: datetime) -> Message:
         try:
@@ -104,10 +114,31 @@ class Ecdsa(SchemeDefaults):
         return msg.with_header(self.signature.name, base64.b64encode(signature).decode())
 
     def verify(self, msg: Message, secret: str, *, at: datetime) -> Match:
+        """The match, or a SignatureError; with `sdk`, decided as that SDK decides (its
+        lenient base64, a UTF-8 body), the strict reading only explaining a rejection."""
         received = self.signature.signatures(msg)[0]
+        if self.sdk is None:
+            return self._check(msg, secret, received, decode(received, "base64"))
+        problem = self.sdk.body_problem(msg.body)
+        if not problem:
+            try:  # as the SDK decodes it: stray characters skipped, bad padding refused
+                signature = base64.b64decode(received)
+            except (binascii.Error, ValueError):
+                problem = f"the signature is not base64 Python can decode, and {self.sdk.library} stops there"
+            else:
+                try:
+                    return self._check(msg, secret, received, signature)
+                except SignatureMismatchError:
+                    raise
+                except SignatureError as error:
+                    problem = str(error)
+        match = self._check(msg, secret, received, decode(received, "base64"))
+        raise SdkRejectionError("when Hookloupe reads the request leniently", problem, **match.debug)
+
+    def _check(self, msg: Message, secret: str, received: str, signature: bytes | None) -> Match:
+        """Verify `signature` (None: not decodable) over the timestamp and body."""
         ts = self.timestamp.value(msg)
         content = ts.encode() + msg.body
-        signature = decode(received, "base64")
         if signature is None:
             raise MalformedSignatureError("the signature is not valid base64")
         try:

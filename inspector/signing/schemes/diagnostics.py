@@ -16,6 +16,8 @@ from inspector.signing.schemes.variants import BODY_VARIANT_NAMES, URL_VARIANT_N
 # PROVIDERS.md §0.3 step 5.
 
 _ALGORITHMS = ("sha256", "sha1", "sha512")
+# "toggle-port" covers Twilio's with-port / without-port readings.
+_URL_DIAGNOSES = tuple(u for u in URL_VARIANT_NAMES if u not in ("with-port", "without-port"))
 
 
 def diagnose(scheme: Scheme, msg: Message, secret: str, *, at: datetime) -> tuple[str, str] | None:
@@ -27,13 +29,14 @@ def diagnose(scheme: Scheme, msg: Message, secret: str, *, at: datetime) -> tupl
     """
     if not isinstance(scheme, Hmac):
         return None
-    loose = replace(scheme, tolerance=None)
+    # Hookloupe's lenient reading, no time limit: what matters here is which variant matches.
+    loose = replace(scheme, tolerance=None, window=None, sdk=None)
     dimensions = {
         "encoding": [e for e in ("hex", "base64") if e != scheme.encoding],
         "algorithm": [a for a in _ALGORITHMS if a != scheme.algorithm],
         "bodies": [b for b in BODY_VARIANT_NAMES if b not in scheme.bodies],
         "keys": [k for k in ("text", "base64", "hex") if k not in scheme.keys],
-        "urls": [u for u in URL_VARIANT_NAMES if u not in scheme.urls] if "{url}" in scheme.template else [],
+        "urls": [u for u in _URL_DIAGNOSES if u not in scheme.urls] if "{url}" in scheme.template else [],
     }
     names = list(dimensions)
     for size in (1, 2):

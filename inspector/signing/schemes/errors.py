@@ -40,5 +40,16 @@ class SignatureMismatchError(SignatureError):
     """The signature is well formed but was not made with this secret over this content."""
 
 
+class SdkRejectionError(SignatureError):
+    """The signature matches only under a reading the provider's SDK refuses (upper-case hex,
+    a body that is not UTF-8, an entry the SDK's parser never reaches...). The verdict follows
+    the SDK (`invalid`); `what` says how it matched, `why` why the SDK rejects it."""
+
+    def __init__(self, what: str, why: str, **debug: Any) -> None:
+        super().__init__(f"matches {what}, but {why}", **debug)
+        self.what = what
+        self.why = why
+
+
 class UnverifiableError(SignatureError):
     """The scheme needs something Hookloupe does not have offline (a certificate, a JWK)."""

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from inspector.signing.schemes.display import preview, short
 from inspector.signing.schemes.encoding import (
@@ -18,16 +19,20 @@ from inspector.signing.schemes.encoding import (
     format_timestamp,
     parse_timestamp,
     read_key,
+    whole_seconds,
 )
 from inspector.signing.schemes.errors import (
     MalformedSignatureError,
     MissingSignatureError,
+    SdkRejectionError,
     SecretFormatError,
+    SignatureError,
     SignatureMismatchError,
 )
-from inspector.signing.schemes.locators import BodyField, Fields, Header, Locator
-from inspector.signing.schemes.match import Match, check_time
+from inspector.signing.schemes.locators import GRAMMARS, BodyField, Fields, Header, Locator, SdkSignatures
+from inspector.signing.schemes.match import Match, Window, check_time
 from inspector.signing.schemes.message import Message, as_text, set_field
+from inspector.signing.schemes.sdk_rules import SdkRules, When
 from inspector.signing.schemes.variants import BODY_VARIANT_NAMES, body_variant, url_variant
 
 _TEMPLATE_PART = re.compile(r"\{([^{}]+)\}")
@@ -41,9 +46,13 @@ class Hmac:
     `{params}` (form parameters sorted by name, name+value), `{field:a.b}` (a body field);
     anything else is literal text. `mac` is `hmac`, or a plain hash of secret+content
     (`hash-secret-first`) or content+secret (`hash-secret-last`) for HubSpot v1/v2 style.
-    `when` = (header, text): the scheme applies only when that header contains the text.
+    `when`: the scheme applies only to requests where that condition holds.
     `keys`, `bodies` and `urls` are the readings tried in order; a match on any but the first
-    key or body reading is reported as inferred.
+    key or body reading is reported as inferred (unless the SDK in `sdk` tries it too).
+    `tolerance` is a window of that many seconds either way; `window` states one exactly
+    (Stripe accepts any future time). `body_hash` names a URL query parameter carrying the hex
+    SHA-256 of the body (Twilio's `bodySHA256`): the body must match it, and no form
+    parameters are signed then. `sdk`: the provider's SDK decides (see `SdkRules`).
     """
 
     signature: Locator
@@ -58,9 +67,12 @@ class Hmac:
     timestamp_format: str = "unix"
     tolerance: int | None = None
     id: Locator | None = None
-    when: tuple[str, str] | None = None
+    when: When | None = None
     inferred: bool = False
     label: str = ""
+    window: Window | None = None
+    body_hash: str = ""
+    sdk: SdkRules | None = None
 
     @property
     def name(self) -> str:
@@ -76,10 +88,7 @@ class Hmac:
 
     def applies(self, msg: Message) -> bool:
         """Whether this scheme is the one in use for `msg` (its `when` header matches)."""
-        if self.when is None:
-            return True
-        name, wanted = self.when
-        return wanted.lower() in (msg.header(name) or "").lower()
+        return self.when is None or self.when.holds(msg)
 
     def is_present(self, msg: Message) -> bool:
         return self.applies(msg) and self.signature.is_present(msg)
@@ -112,8 +121,8 @@ class Hmac:
                 out.append(url.encode())
             elif name == "method":
                 out.append(msg.method.upper().encode())
-            elif name == "params":
-                pairs = sorted(msg.form or [])
+            elif name == "params":  # each name+value once, sorted (as Twilio's SDK does)
+                pairs = [] if self._body_hash_sent(msg) is not None else sorted(set(msg.form or []))
                 out.append("".join(k + v for k, v in pairs).encode())
             elif name.startswith("field:"):
                 out.append(as_text(msg.field(name[6:])).encode())
@@ -158,7 +167,19 @@ class Hmac:
         return msg
 
     def verify(self, msg: Message, secret: str, *, at: datetime) -> Match:
-        """The match for `secret`, or raise a SignatureError (see the package docstring)."""
+        """The match for `secret`, or raise a SignatureError (see the package docstring).
+        With `sdk`, the SDK's reading decides; the lenient one only explains a rejection."""
+        if self.sdk is None:
+            return self._lenient(msg, secret, at=at)
+        found = self._sdk_match(msg, secret, self.sdk, at=at)
+        if isinstance(found, Match):
+            return found
+        match = self._lenient(msg, secret, at=at)
+        what, why = self._rejection(msg, match, found, self.sdk)
+        raise SdkRejectionError(what, why, **match.debug)
+
+    def _lenient(self, msg: Message, secret: str, *, at: datetime) -> Match:
+        """Hookloupe's own reading: entries trimmed, hex in any case, base64 decoded."""
         received = self.signature.signatures(msg)
         locator = self._timestamp_locator()
         ts = locator.value(msg) if locator is not None else None
@@ -189,16 +210,132 @@ class Hmac:
                         index=index,
                         key_reading=reading,
                         variant=variant,
-                        inferred=self.inferred or b_i > 0 or k_i > 0,
+                        inferred=self.inferred or (b_i > 0 and self.sdk is None) or k_i > 0,
                         debug=self._debug(content, encode(digest, self.encoding), received, reading)
                         | {"matched_index": index, "body_variant": body_name, "url_variant": url_name},
                     )
-                    return check_time(match, stamp, self.tolerance, at)
+                    self._check_body_hash(msg, match, exact=False)
+                    return check_time(match, stamp, self.tolerance, at, window=self.window)
         debug = self._debug(first_content or b"", first_expected or "", received, self.keys[0])
         if stamp is not None:
             debug["timestamp_skew_seconds"] = round((at - stamp).total_seconds(), 3)
-            debug["tolerance_seconds"] = self.tolerance
+            debug["tolerance_seconds"] = self.window.past if self.window else self.tolerance
         raise SignatureMismatchError("no signature matches this secret", **debug)
+
+    def _body_hash_sent(self, msg: Message) -> str | None:
+        """The `body_hash` query parameter's first value, None when the URL has none."""
+        if not self.body_hash:
+            return None
+        values = parse_qs(urlsplit(msg.url).query).get(self.body_hash)
+        return values[0] if values else None
+
+    def _body_hash_problem(self, msg: Message, *, exact: bool) -> str:
+        """Why the body does not match the hash in the URL ("" when it does or none is sent)."""
+        sent = self._body_hash_sent(msg)
+        if sent is None:
+            return ""
+        try:  # Twilio's SDK hashes the body as text: one that is not UTF-8 cannot match
+            digest = hashlib.sha256(msg.body.decode().encode()).hexdigest()
+        except UnicodeDecodeError:
+            return f"the body is not valid UTF-8, so it cannot match {self.body_hash} in the URL"
+        if hmac.compare_digest(digest.encode(), sent.encode()) or (not exact and digest == sent.lower()):
+            return ""
+        if digest == sent.lower():
+            return f"{self.body_hash} in the URL is upper-case hex, and the SDK compares the lower-case text"
+        return f"the body's SHA-256 differs from {self.body_hash} in the URL: the body changed after it was signed"
+
+    def _check_body_hash(self, msg: Message, match: Match, *, exact: bool) -> None:
+        """Raise SignatureMismatchError when the URL signature matched but the body hash does not."""
+        problem = self._body_hash_problem(msg, exact=exact)
+        if problem:
+            raise SignatureMismatchError(problem, **match.debug | {"body_hash_mismatch": problem})
+
+    def _sdk_read(self, msg: Message, rules: SdkRules) -> tuple[SdkSignatures, str | None]:
+        """The signatures, signed timestamp text and id as the SDK reads them; raises
+        SignatureError with the reason when the SDK would refuse the request before comparing."""
+        problem = rules.body_problem(msg.body) or rules.header_problem(msg)
+        read = self.signature.sdk_signatures(msg)
+        if problem or not read.signatures:
+            unread = f"{rules.library} reads it as written ({_grammar_of(self.signature)}) and finds no signature"
+            raise SignatureError(problem or read.problem or unread)
+        ts = read.timestamp if isinstance(self.signature, Fields) else self._sdk_timestamp(msg)
+        if ts is not None:
+            parse_timestamp(ts, self.timestamp_format)  # MalformedSignatureError when unreadable
+            ts = whole_seconds(ts, self.timestamp_format) if rules.signed_ts == "whole" else ts
+        for part in _TEMPLATE_PART.findall(self.template):
+            if part.startswith("field:") and not isinstance(msg.field(part[6:]), str):
+                raise SignatureError(f"body field {part[6:]} is not a string, and {rules.library} needs one")
+        if "{id}" in self.template and not (self.id and self.id.value(msg)):
+            raise SignatureError("the id is missing or empty")
+        return read, ts
+
+    def _sdk_timestamp(self, msg: Message) -> str | None:
+        """The timestamp text the SDK signs, None when the scheme has none; raises
+        SignatureError when it is absent, empty or of a JSON type the SDK refuses."""
+        locator = self._timestamp_locator()
+        if locator is None:
+            return None
+        raw: Any
+        if isinstance(locator, BodyField):
+            raw = msg.field(locator.path)
+            if isinstance(raw, bool) or not isinstance(raw, (str, int)):
+                raise SignatureError("the timestamp is not a string or a whole number")
+        else:
+            raw = locator.raw(msg) if isinstance(locator, Header) else locator.value(msg)
+        if raw is None or str(raw) == "":
+            raise SignatureError("the timestamp is missing or empty")
+        return str(raw)
+
+    def _sdk_match(self, msg: Message, secret: str, rules: SdkRules, *, at: datetime) -> Match | str:
+        """The match as the SDK finds it (its readings, its comparison, its window), or why
+        it finds none. Raises TimestampError for a match outside the window."""
+        try:
+            read, ts = self._sdk_read(msg, rules)
+            keys = self._keys(secret)
+        except SignatureError as error:
+            return str(error)
+        stamp = parse_timestamp(ts, self.timestamp_format) if ts is not None else None
+        for body_name, (reading, key), url_name in itertools.product(self.bodies, keys, self.urls):
+            body, url = body_variant(msg, body_name), url_variant(msg.url, url_name)
+            if body is None or url is None:
+                continue
+            content = self.content(msg, body, url, ts)
+            digest = self.digest(key, content)
+            expected = encode(digest, self.encoding)
+            for index, got in enumerate(read.signatures):
+                same = rules.equal(digest, expected, got)
+                if same is None:
+                    return f"its v1 entry {got[:24]!r} is not base64 Python can decode, and {rules.library} stops there"
+                if not same:
+                    continue
+                problem = self._body_hash_problem(msg, exact=True)
+                if problem:
+                    return problem
+                debug = self._debug(content, expected, list(read.signatures), reading)
+                match = Match(
+                    scheme=self.name,
+                    index=index,
+                    key_reading=reading,
+                    variant="" if body_name == self.bodies[0] else BODY_VARIANT_NAMES[body_name],
+                    inferred=self.inferred,
+                    debug=debug | {"matched_index": index, "body_variant": body_name, "url_variant": url_name},
+                )
+                return check_time(match, stamp, self.tolerance, at, window=self.window)
+        return read.problem or ""
+
+    def _rejection(self, msg: Message, match: Match, problem: str, rules: SdkRules) -> tuple[str, str]:
+        """(how the lenient reading matched, why the SDK rejects it) for SdkRejectionError."""
+        if problem:
+            return "when Hookloupe reads the request leniently", problem
+        received = self.signature.signatures(msg)[match.index]
+        if self.encoding == "hex" and received != received.lower():
+            return "in upper-case hex", f"{rules.library} compares the exact lower-case hex text"
+        if received != match.debug.get("expected", received):
+            return f"as {self.encoding} written differently", f"{rules.library} compares the exact {self.encoding} text"
+        return (
+            "when Hookloupe reads the header leniently",
+            f"{rules.library} reads it as written ({_grammar_of(self.signature)}) and finds no matching signature",
+        )
 
     def _debug(self, content: bytes, expected: str, received: list[str], reading: str) -> dict[str, Any]:
         return {
@@ -211,16 +348,33 @@ class Hmac:
         }
 
 
-def standard_webhooks(prefix: str = "webhook", *, label: str = "Standard Webhooks") -> Hmac:
+def _grammar_of(locator: Locator) -> str:
+    """The SDK's way of splitting `locator`'s header, in words."""
+    return GRAMMARS.get(getattr(locator, "grammar", "lenient"), "as sent")
+
+
+def standard_webhooks(
+    prefix: str = "webhook", *, label: str = "Standard Webhooks", library: str = "standardwebhooks"
+) -> Hmac:
     """The Standard Webhooks scheme (`{id}.{ts}.{body}`, `v1,<base64>`, `whsec_` key) with
-    headers `<prefix>-id`, `<prefix>-timestamp`, `<prefix>-signature` (Svix: `svix`)."""
+    headers `<prefix>-id`, `<prefix>-timestamp`, `<prefix>-signature` (Svix: `svix`), read as
+    the `standardwebhooks` library reads them (`library` names the SDK in sentences). The
+    `svix` library falls back to the `webhook-*` headers when a `svix-*` one is absent."""
+    fallback = prefix != "webhook"
     return Hmac(
-        signature=Header(f"{prefix}-signature", separator=" ", item_prefix="v1,"),
+        signature=Header(
+            f"{prefix}-signature",
+            separator=" ",
+            item_prefix="v1,",
+            fallback=("webhook-signature",) if fallback else (),
+            grammar="standard-webhooks",
+        ),
         template="{id}.{ts}.{body}",
         encoding="base64",
         keys=("whsec",),
-        timestamp=Header(f"{prefix}-timestamp"),
-        id=Header(f"{prefix}-id"),
+        timestamp=Header(f"{prefix}-timestamp", fallback=("webhook-timestamp",) if fallback else ()),
+        id=Header(f"{prefix}-id", fallback=("webhook-id",) if fallback else ()),
         tolerance=300,
         label=label,
+        sdk=SdkRules(library, compare="base64-lenient", signed_ts="whole"),
     )

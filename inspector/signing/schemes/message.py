@@ -8,9 +8,15 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qsl
 
+import werkzeug.urls  # noqa: F401  registers the "werkzeug.url_quote" codec error handler
+from werkzeug.http import parse_options_header
+
 from inspector.headers import first_header
 from inspector.safejson import loads_bounded
 from inspector.signing.schemes.errors import SignatureError
+
+# Werkzeug's handler for percent-escapes that are not UTF-8 (it keeps them escaped).
+_WERKZEUG_QUOTE = "werkzeug.url_quote"
 
 
 @dataclass(frozen=True)
@@ -39,11 +45,17 @@ class Message:
 
     @cached_property
     def form(self) -> list[tuple[str, str]] | None:
-        """The body as form pairs when the request is form-encoded, else None."""
-        content_type = (self.header("Content-Type") or "").lower()
-        if "x-www-form-urlencoded" not in content_type:
+        """The body as form pairs when the request is form-encoded, else None; read as
+        Flask's `request.form` reads it (what a receiver hands an SDK such as Twilio's): a body
+        that is not UTF-8 gives no pairs, and a percent-escape that is not UTF-8 stays escaped."""
+        mimetype, _ = parse_options_header(self.header("Content-Type") or "")
+        if mimetype.lower() != "application/x-www-form-urlencoded":
             return None
-        return parse_qsl(self.body.decode("utf-8", "replace"), keep_blank_values=True)
+        try:
+            text = self.body.decode()
+        except UnicodeDecodeError:
+            return []
+        return parse_qsl(text, keep_blank_values=True, errors=_WERKZEUG_QUOTE)
 
     def field(self, path: str) -> Any:
         """Value at dotted `path` in the JSON body (list indexes allowed), or in the form body
