@@ -55,14 +55,18 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     with app.app_context():
         _upgrade_schema(app.instance_path)
 
+    from inspector import logs
     from inspector.stream import StreamSlots
-    from inspector.views import api, capture, pages, replay, security
+    from inspector.views import api, capture, metrics, pages, replay, security
     from inspector.views import secrets as secrets_views
     from inspector.views.common import URL_CONVERTERS
+    from inspector.watch import CaptureMarks
 
     # The capture clock is a seam: tests replay signed vectors as of their own time.
     app.extensions["hookloupe.clock"] = lambda: datetime.now(UTC)
     app.extensions["hookloupe.stream_slots"] = StreamSlots(int(app.config["STREAM_MAX_PER_WORKER"]))
+    # Every stream of the process learns from one read whether its bin changed (watch.py).
+    app.extensions["hookloupe.capture_marks"] = CaptureMarks(float(app.config["STREAM_POLL_S"]) / 2)
 
     from inspector.analyser import Analyser
 
@@ -83,6 +87,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(replay.bp)
     app.register_blueprint(secrets_views.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(metrics.bp)
+    logs.init_app(app)  # first: a request refused by a guard still gets its id
     security.init_app(app)
 
     if app.config["PRUNE_INTERVAL_S"] and not app.testing:

@@ -32,7 +32,7 @@ from typing import TypeVar
 
 from flask import Flask
 
-from inspector import store
+from inspector import metrics, store
 from inspector.capture.insert import Committed
 from inspector.capture.request import CapturedRequest
 from inspector.models import Bin, Capture
@@ -228,7 +228,9 @@ class Analyser:
             url = sender_url(self.app, public_base, item.bin_id, item.captured)
             analysis = analyse(item.captured, secrets, public_url=url)
             results.append(analysis_store.Result(item.capture_id, item.bin_id, generation, analysis))
-        return analysis_store.write(results) if results else 0
+        written = analysis_store.write(results) if results else 0
+        metrics.record_analysed(item.captured.received_at for item in batch if item.bin_id in bins)
+        return written
 
     def _bin_settings(self, bin_ids: Iterable[str]) -> dict[str, tuple[int, str | None, list[SecretValue]]]:
         """(generation, public base URL or None, decrypted secrets) by bin id. Secrets are

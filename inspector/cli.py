@@ -1,10 +1,13 @@
-"""The `hookloupe` command: serve (gunicorn), listen (relay to localhost), send (signed samples), db (migrations)."""
+"""The `hookloupe` command: serve (gunicorn), listen (relay), send (signed samples), db, export/import (backups), doctor."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Mapping
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
@@ -58,6 +61,7 @@ def serve_options(
         "control_socket_disable": True,
         "post_worker_init": _tell_app_when_stopping,
         "worker_exit": _finish_deliveries,
+        "child_exit": _forget_worker_gauges,
     }
 
 
@@ -77,6 +81,15 @@ def _finish_deliveries(_server: object, worker: object) -> None:
         stop_forwarder(app, timeout=float(app.config["FORWARD_TIMEOUT_S"]) + 1)
 
 
+def _forget_worker_gauges(_server: object, worker: Any) -> None:
+    """In the master, after a worker ended: its open streams and waits no longer count in
+    /metrics (its counters still do: totals stay exact). See inspector/metrics.py."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client.multiprocess import mark_process_dead
+
+        mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
 def default_workers() -> int:
     return max(2, min(os.cpu_count() or 1, 8))
 
@@ -85,6 +98,10 @@ def serve(args: argparse.Namespace) -> int:
     from gunicorn.app.base import BaseApplication
 
     options = serve_options(args.host, args.port, args.workers, args.connections, server_limits(os.environ))
+    # /metrics adds up every worker's counts through files in this fresh directory; the
+    # workers read the variable when they first import prometheus_client (inspector/metrics.py).
+    master, metrics_dir = os.getpid(), _fresh_metrics_dir()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
 
     class HookloupeServer(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hints
         def load_config(self) -> None:
@@ -96,8 +113,41 @@ def serve(args: argparse.Namespace) -> int:
 
             return create_app()
 
-    HookloupeServer().run()
+    try:
+        HookloupeServer().run()
+    finally:
+        # A worker leaves run() too (gunicorn exits it with SystemExit): only the master, once
+        # every worker is gone, removes the directory.
+        if os.getpid() == master:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
+
+
+_METRICS_DIR_PREFIX = "hookloupe-metrics-"
+
+
+def _fresh_metrics_dir() -> str:
+    """A new, empty directory for the workers' metric files, named after this process. Those
+    left by a serve that was killed (its process is gone) are removed first."""
+    base = tempfile.gettempdir()
+    for name in os.listdir(base):
+        pid = name.removeprefix(_METRICS_DIR_PREFIX).split("-", 1)[0]
+        if name.startswith(_METRICS_DIR_PREFIX) and pid.isdigit() and not _is_running(int(pid)):
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"{_METRICS_DIR_PREFIX}{os.getpid()}-", dir=base)
+
+
+def _is_running(pid: int) -> bool:
+    """Whether another process with this id runs (one of another user's counts as running)."""
+    if pid == os.getpid():
+        return False  # a directory of an earlier process that had our id (a container restart)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def listen(args: argparse.Namespace) -> int:
@@ -194,6 +244,86 @@ def database(args: argparse.Namespace) -> int:
     return 0
 
 
+def _server_database() -> tuple[str, str]:
+    """(database URL, instance folder) the server would use: HOOKLOUPE_DATABASE_URL, else
+    SQLite in HOOKLOUPE_INSTANCE_PATH (default ./instance)."""
+    from inspector import database_url
+
+    instance_path = os.path.abspath(os.environ.get("HOOKLOUPE_INSTANCE_PATH", "instance"))
+    return database_url(os.environ.get("HOOKLOUPE_DATABASE_URL"), instance_path), instance_path
+
+
+def export(args: argparse.Namespace) -> int:
+    """`export --all [--output FILE]`: the server's whole database as NDJSON (inspector/backup)."""
+    from datetime import datetime
+
+    from sqlalchemy import create_engine, make_url
+
+    from inspector.backup import write_export
+
+    url, _instance_path = _server_database()
+    sqlite_file = make_url(url).database if url.startswith("sqlite") else None
+    if sqlite_file and not os.path.exists(sqlite_file):
+        print(f"hookloupe export: no database at {sqlite_file}", file=sys.stderr)
+        return 1
+    engine = create_engine(url)
+    try:
+        counts = write_export(engine, args.output, now=datetime.now(UTC))
+    except Exception as error:  # a database or file error is reported in one line, not as a traceback
+        print(f"hookloupe export: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(
+        f"exported {counts['bins']} bins and {counts['captures']} captures to {args.output or 'stdout'}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def import_(args: argparse.Namespace) -> int:
+    """`import FILE`: an export into the server's database, brought to the newest schema first."""
+    from sqlalchemy import create_engine
+
+    from inspector import migrate
+    from inspector.backup import import_lines
+    from inspector.doctor import secret_key
+
+    url, instance_path = _server_database()
+    key, key_source = secret_key({"SECRET_KEY": os.environ.get("HOOKLOUPE_SECRET_KEY")}, instance_path)
+    os.makedirs(instance_path, exist_ok=True)
+    engine = create_engine(url)
+    try:
+        migrate.upgrade(engine, lock_path=os.path.join(instance_path, "schema.lock"))
+        with open(args.file, "rb") if args.file != "-" else contextlib.nullcontext(sys.stdin.buffer) as lines:
+            report = import_lines(engine, lines, secret_key=key)
+    except Exception as error:  # a bad file, a database error: one line, nothing imported
+        print(f"hookloupe import: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(report)
+    if report.secrets and key is None:
+        print(f"warning: {key_source}: set HOOKLOUPE_SECRET_KEY to the exporting server's key", file=sys.stderr)
+    elif report.undecryptable:
+        print(
+            f"warning: {report.undecryptable} of {report.secrets} imported secrets do not decrypt with the key "
+            f"from {key_source}: use the exporting server's SECRET_KEY",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def doctor(_args: argparse.Namespace) -> int:
+    """`doctor`: one line per check (inspector/doctor.py); exit 1 when any fails."""
+    from inspector.doctor import run_checks
+
+    checks = run_checks(os.environ)
+    for check in checks:
+        print(check)
+    return 0 if all(check.ok for check in checks) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hookloupe", description="Self-hosted webhook inspector.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -225,6 +355,20 @@ def build_parser() -> argparse.ArgumentParser:
         "current: print its revision id; history: list the revisions",
     )
     db_cmd.set_defaults(func=database)
+
+    export_cmd = commands.add_parser("export", help="back up the server's whole database as NDJSON")
+    export_cmd.add_argument(
+        "--all", action="store_true", required=True, help="every bin, capture and secret (secrets stay encrypted)"
+    )
+    export_cmd.add_argument("--output", metavar="FILE", help="write to FILE (default: standard output)")
+    export_cmd.set_defaults(func=export)
+
+    import_cmd = commands.add_parser("import", help="restore an export into the server's database")
+    import_cmd.add_argument("file", metavar="FILE", help="a file made by `hookloupe export --all` (- for stdin)")
+    import_cmd.set_defaults(func=import_)
+
+    doctor_cmd = commands.add_parser("doctor", help="check the settings, database, secret key and data directory")
+    doctor_cmd.set_defaults(func=doctor)
     return parser
 
 

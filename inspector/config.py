@@ -70,3 +70,6 @@ MAX_RESPONSE_BODY_BYTES = 1024 * 1024
 MAX_SECRET_BYTES = 4096
 # An API call's JSON body is at most this many bytes (413 beyond); a replay's body_base64 is 4/3 of its body.
 MAX_API_BODY_BYTES = 16 * 1024 * 1024
+# Log lines of the app: `text` (plain messages) or `json` (one object per line, with the
+# request id that UI and API answers carry in X-Request-Id).
+LOG_FORMAT = "text"

@@ -12,13 +12,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
-from inspector import store
+from inspector import metrics, store
 from inspector.bins import ascii_int
 from inspector.models import Capture
+
+if TYPE_CHECKING:
+    from inspector.watch import CaptureMarks
 
 # How long after its arrival a capture may still commit below the cursor (PostgreSQL).
 LATE_COMMIT_WINDOW = timedelta(seconds=5)
@@ -78,12 +81,25 @@ def capture_events(
     serving: Callable[[], bool] = app.extensions.get("hookloupe.serving", lambda: True)
     # Ends early when the worker stops, so a graceful stop does not wait for open pages (they
     # reconnect, with Last-Event-ID, to a worker that is still serving).
+    marks: CaptureMarks | None = app.extensions.get("hookloupe.capture_marks")
+    seen_mark: tuple[int, int, int] | None = None
+    waiting = False  # rows held back for their analysis, or sent before it and awaited
     while clock() - started < float(app.config["STREAM_MAX_S"]) and serving():
+        # Query the bin only when something may have changed (watch.py): an idle page costs
+        # no query but its heartbeat's.
+        if marks is not None:
+            with app.app_context():
+                mark = marks.mark(bin_id)
+            if mark == seen_mark and not waiting and clock() - last_beat < heartbeat:
+                sleep(poll)
+                continue
+            seen_mark = mark
         with app.app_context():
             rows = store.captures_since(bin_id, last_id)
             if lookback:
                 late = [row for row in _recent(bin_id) if row.id < last_id and row.id not in seen]
                 rows = sorted(late + rows, key=lambda row: row.id)
+            arrived = len(rows)
             rows = _ready(rows, datetime.now(UTC) - wait_for_analysis)
             messages = [
                 sse_message(text, event=event, event_id=row.id) for row in rows if (text := render(row)) is not None
@@ -98,6 +114,7 @@ def capture_events(
                 unanalysed_sent |= {row.id for row in rows if row.verdict is None}
                 if len(unanalysed_sent) > MAX_AWAITED:
                     unanalysed_sent = set(sorted(unanalysed_sent)[-MAX_AWAITED:])
+            waiting = len(rows) < arrived or bool(unanalysed_sent)
             if clock() - last_beat >= heartbeat and store.get_bin(bin_id) is None:
                 yield sse_message("bin deleted", event="bin_deleted")
                 return
@@ -147,6 +164,7 @@ class StreamSlots:
 def guarded(slots: StreamSlots, events: Iterator[str]) -> Iterator[str]:
     """Wrap a stream so its slot is given back however it ends (client gone, error, done)."""
     try:
-        yield from events
+        with metrics.stream_open():
+            yield from events
     finally:
         slots.give_back()

@@ -25,6 +25,7 @@ import psycopg
 import sqlalchemy.exc
 from flask import current_app
 
+from inspector import metrics
 from inspector.bins import ResponseSettings
 from inspector.capture import group_commit
 from inspector.capture.request import CapturedRequest
@@ -87,6 +88,7 @@ def _unavailable_raised() -> Iterator[None]:
         yield
     except Exception as error:
         if is_unavailable(error):
+            metrics.record_database_error()
             raise DatabaseUnavailableError(f"database unavailable: {error}") from error
         raise
 
@@ -254,6 +256,7 @@ def _sqlite_group_writer(engine: Engine) -> group_commit.GroupWriter:
                 engine.raw_connection, lock_path, discard=discard_connection, fails_batch=is_unavailable
             )
         except OSError as error:  # the lock file cannot be created (a read-only directory)
+            metrics.record_database_error()
             raise DatabaseUnavailableError(f"cannot open {lock_path}: {error}") from error
         writer = current_app.extensions.setdefault("hookloupe.group_writer", writer)
     return writer

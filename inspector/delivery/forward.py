@@ -14,7 +14,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from flask import Flask
 
-from inspector import store
+from inspector import metrics, store
 from inspector.delivery import outbound
 from inspector.models import Capture, Delivery
 
@@ -163,6 +163,7 @@ def forward_next(app: Flask, now: datetime | None = None, **seams: Any) -> bool:
         else:
             state, next_at = "failed", None
         store.finish_forward_job(job, token, state=state, next_attempt_at=next_at)
+        metrics.record_forward_attempt(state)
     return True
 
 

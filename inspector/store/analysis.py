@@ -132,3 +132,9 @@ def write(results: Sequence[Result]) -> int:
         return len(params)
 
     return int(insert.run_write(work))
+
+
+def count_unanalysed() -> int:
+    """How many captures wait for their analysis, in every bin (the partial index
+    ix_captures_unanalysed holds exactly them)."""
+    return db.session.execute(select(func.count()).select_from(Capture).where(Capture.verdict.is_(None))).scalar_one()

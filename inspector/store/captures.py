@@ -78,6 +78,22 @@ def captures_since(bin_id: str, after_id: int, limit: int = 100) -> list[Capture
     return list(db.session.scalars(query))
 
 
+def highest_capture_id() -> int:
+    """The highest capture id there is (0 when there is none)."""
+    return int(db.session.scalar(select(func.max(Capture.id))) or 0)
+
+
+def capture_marks(above_id: int) -> list[tuple[str, int, int, int]]:
+    """Per bin, over its captures with id > `above_id`: (bin id, rows, highest id, analysed
+    rows). A range of the primary key, so it stays cheap however many rows the table holds."""
+    query = (
+        select(Capture.bin_id, func.count(), func.max(Capture.id), func.count(Capture.verdict))
+        .where(Capture.id > above_id)
+        .group_by(Capture.bin_id)
+    )
+    return [(bin_id, rows, highest, analysed) for bin_id, rows, highest, analysed in db.session.execute(query)]
+
+
 def captures_by_ids(bin_id: str, ids: set[int] | list[int]) -> list[Capture]:
     """Those of `ids` that are captures of the bin (missing ones are left out), oldest
     first, bodies not loaded."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, Response, current_app
 from werkzeug.http import HTTP_STATUS_CODES
 
-from inspector import store
+from inspector import metrics, store
 from inspector.bins import InvalidInput, ResponseSettings, check_header
 from inspector.capture import insert as capture_store
 from inspector.capture.handshakes import Reply, answer_handshake, might_be_handshake
@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 log = logging.getLogger(__name__)
+
+# Environ keys: the body size `capture` read, and whether the request was counted (metrics.py).
+_BODY_SIZE, _COUNTED = "hookloupe.body_size", "hookloupe.counted"
 
 # Served on the capture URL whatever the bin configures: a response body is never run as a
 # page on Hookloupe's origin (a bin could otherwise serve script next to the UI); and a bin
@@ -60,17 +63,20 @@ class CaptureDispatch:
         bin_id = path[3:].split("/", 1)[0] if path.startswith("/h/") else ""
         if not bin_id:
             return self.wsgi_app(environ, start_response)
+        started = time.perf_counter()
         # The analysis yields to captures in flight (analyser.py).
         with self.app.extensions["hookloupe.analyser"].capturing(), self.app.app_context():
             try:
-                response = capture(environ, bin_id)
+                response = capture(environ, bin_id, started)
             except capture_store.DatabaseUnavailableError as error:
                 # Nothing was stored, and the sender should try again: its retry will be.
                 log.warning("capture refused for bin %r: %s", bin_id, error)
+                _count(environ, "db_unavailable", environ.get(_BODY_SIZE, 0), started)
                 response = json_answer(503, {"error": "database unavailable: the request was not stored; retry later"})
                 response.headers["Retry-After"] = "1"
             except Exception:
                 log.exception("capture failed for bin %r", bin_id)
+                _count(environ, "error", environ.get(_BODY_SIZE, 0), started)
                 response = json_answer(500, {"error": "internal error: the request may not have been stored"})
         return response(environ, start_response)
 
@@ -99,8 +105,9 @@ def _limit_idle_time(environ: WSGIEnvironment, seconds: float) -> None:
         sock.settimeout(seconds)
 
 
-def capture(environ: WSGIEnvironment, bin_id: str) -> Response | DefaultAnswer:
-    """Store the request addressed to `/h/<bin_id>...` and build the bin's answer."""
+def capture(environ: WSGIEnvironment, bin_id: str, started: float) -> Response | DefaultAnswer:
+    """Store the request addressed to `/h/<bin_id>...` and build the bin's answer; count it
+    (`_count`; its handling began at `started`)."""
     limit = current_app.config["MAX_BODY_BYTES"]
     captured = capture_request(
         environ,
@@ -109,12 +116,14 @@ def capture(environ: WSGIEnvironment, bin_id: str) -> Response | DefaultAnswer:
         trusted_proxies=int(current_app.config["TRUSTED_PROXIES"]),
         received_at=current_app.extensions["hookloupe.clock"](),
     )
+    environ[_BODY_SIZE] = captured.body_size  # for the count, should storing it fail
     # Detection and verification read stored rows later; only a possible handshake needs to
     # know the sender (and the bin's settings) before the row is stored.
     detection = reply = None
     if might_be_handshake(captured):
         target = capture_store.capture_target(bin_id)
         if target is None:
+            _count(environ, "refused_no_bin", captured.body_size, started)
             return _no_bin(bin_id)
         detection, reply = answer_handshake(
             captured,
@@ -130,6 +139,8 @@ def capture(environ: WSGIEnvironment, bin_id: str) -> Response | DefaultAnswer:
         detection=detection,
         handshake=f"answered the {detection.name} endpoint-verification handshake" if reply and detection else None,
     )
+    # Counted before a bin's configured delay (bin_response): that wait is the bin's, not ours.
+    _count(environ, _outcome(stored, captured), captured.body_size, started)
     if stored is None:
         return _no_bin(bin_id)
     if captured.body_incomplete:
@@ -146,6 +157,23 @@ def capture(environ: WSGIEnvironment, bin_id: str) -> Response | DefaultAnswer:
     if reply is not None:
         return _reply_response(reply)
     return bin_response(stored.response, stored.capture_id)
+
+
+def _outcome(stored: capture_store.StoredCapture | None, captured: CapturedRequest) -> str:
+    """How a capture that reached the database ended, as metrics.py counts it."""
+    if stored is None:
+        return "refused_no_bin"
+    if captured.body_incomplete:
+        return "incomplete"
+    return "truncated" if captured.body_truncated else "stored"
+
+
+def _count(environ: WSGIEnvironment, outcome: str, body_size: int, started: float) -> None:
+    """Count the capture request once (metrics.py); a failure after it was counted is not
+    counted again. `started` is the `time.perf_counter()` reading its handling began at."""
+    if not environ.get(_COUNTED):
+        environ[_COUNTED] = True
+        metrics.record_capture(outcome, body_size, time.perf_counter() - started)
 
 
 def _incomplete(captured: CapturedRequest, capture_id: int) -> Response:

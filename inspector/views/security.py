@@ -44,7 +44,7 @@ def init_app(app: Flask) -> None:
 
 
 def is_api_path(path: str) -> bool:
-    return path.startswith(("/api/", "/h/")) or path == "/healthz"
+    return path.startswith(("/api/", "/h/")) or path in ("/healthz", "/metrics")
 
 
 def _refuse_oversized_body() -> Response | None:
