@@ -291,7 +291,10 @@ def test_kill_9_of_one_instance_under_load_loses_no_acknowledged_capture(topolog
         assert sum(o.acknowledged for o in after_kill) >= 100, load.summary()  # B took over
         assert_every_acknowledged_capture_stored_once([load], topology.b.url, bin_id)
         unclear = Counter(o.status for o in load.outcomes if o.status is not None and not o.acknowledged)
-        assert set(unclear) <= {502}, load.summary()  # only requests cut off inside A
+        # 502: cut off inside A; 503 + Retry-After: B could not reach PostgreSQL for a moment
+        # (A's dying connections still count against max_connections) and stored nothing. A
+        # sender retries both; what matters is that no 2xx was lost and nothing answered 500.
+        assert set(unclear) <= {502, 503}, load.summary()
     finally:
         topology.a.start().wait_healthy()  # the other tests may run after this one
 
