@@ -144,3 +144,24 @@ def live_server(tmp_path_factory):
     server = LiveServer(tmp_path_factory.mktemp("live")).start()
     yield server
     server.stop()
+
+
+def read_stream(response, until: str, max_chunks: int = 50) -> str:
+    """A test client's streamed text until `until` appears (or `max_chunks`), then close it
+    (freeing the stream slot)."""
+    text = ""
+    try:
+        for chunk in response.response:
+            text += chunk.decode() if isinstance(chunk, bytes) else chunk
+            max_chunks -= 1
+            if until in text or max_chunks == 0:
+                break
+    finally:
+        response.close()
+    return text
+
+
+@pytest.fixture
+def fast_stream(app):
+    """Event streams that poll every 10 ms and end after 2 s."""
+    app.config.update(STREAM_POLL_S=0.01, STREAM_MAX_S=2)

@@ -11,6 +11,7 @@ import re
 
 import pytest
 from captures import make_capture
+from conftest import read_stream
 
 from inspector import bodyview, create_app
 from inspector.bins import MAX_ID, InvalidInput, Limits, ascii_int, check_text, is_http_url, parse_response
@@ -32,25 +33,6 @@ def capture(client, bin_id: str, body: bytes, **kwargs) -> int:
     response = client.post(f"/h/{bin_id}", data=body, **kwargs)
     assert response.status_code == 200, response.text
     return response.json["request_id"]
-
-
-def read_stream(response, until: str, max_chunks: int = 50) -> str:
-    """Streamed text until `until` appears (or `max_chunks`), then close the stream."""
-    text = ""
-    try:
-        for chunk in response.response:
-            text += chunk.decode() if isinstance(chunk, bytes) else chunk
-            max_chunks -= 1
-            if until in text or max_chunks == 0:
-                break
-    finally:
-        response.close()
-    return text
-
-
-@pytest.fixture
-def fast_stream(app):
-    app.config.update(STREAM_POLL_S=0.01, STREAM_MAX_S=2)
 
 
 # --- safejson -------------------------------------------------------------------------------

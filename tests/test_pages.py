@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from conftest import read_stream
 from sqlalchemy import insert
 from targets import RecordingTarget
 
@@ -431,26 +432,6 @@ def test_hostile_multipart_and_form_values_are_escaped(client, bin_id):
 
 
 # --- the page's event stream -----------------------------------------------------------------
-
-
-def read_stream(response, until: str, max_chunks: int = 50) -> str:
-    """Collect streamed text until `until` appears, then close (freeing the stream slot)."""
-    text = ""
-    try:
-        for chunk in response.response:
-            text += chunk.decode() if isinstance(chunk, bytes) else chunk
-            max_chunks -= 1
-            if until in text or max_chunks == 0:
-                break
-    finally:
-        response.close()
-    return text
-
-
-@pytest.fixture
-def fast_stream(app):
-    app.config["STREAM_POLL_S"] = 0.01
-    app.config["STREAM_MAX_S"] = 2
 
 
 def test_stream_sends_new_rows_as_html_fragments(client, bin_id, fast_stream):

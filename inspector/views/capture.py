@@ -7,6 +7,7 @@ import logging
 import re
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, current_app
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Environ keys: the body size `capture` read, and whether the request was counted (metrics.py).
-_BODY_SIZE, _COUNTED = "hookloupe.body_size", "hookloupe.counted"
 
 # Served on the capture URL whatever the bin configures: a response body is never run as a
 # page on Hookloupe's origin (a bin could otherwise serve script next to the UI); and a bin
@@ -63,22 +63,43 @@ class CaptureDispatch:
         bin_id = path[3:].split("/", 1)[0] if path.startswith("/h/") else ""
         if not bin_id:
             return self.wsgi_app(environ, start_response)
-        started = time.perf_counter()
+        tally = Tally(time.perf_counter())
         # The analysis yields to captures in flight (analyser.py).
         with self.app.extensions["hookloupe.analyser"].capturing(), self.app.app_context():
             try:
-                response = capture(environ, bin_id, started)
+                response = capture(environ, bin_id, tally)
             except capture_store.DatabaseUnavailableError as error:
                 # Nothing was stored, and the sender should try again: its retry will be.
                 log.warning("capture refused for bin %r: %s", bin_id, error)
-                _count(environ, "db_unavailable", environ.get(_BODY_SIZE, 0), started)
+                tally.end("db_unavailable")
                 response = json_answer(503, {"error": "database unavailable: the request was not stored; retry later"})
                 response.headers["Retry-After"] = "1"
             except Exception:
                 log.exception("capture failed for bin %r", bin_id)
-                _count(environ, "error", environ.get(_BODY_SIZE, 0), started)
+                tally.end("error")
                 response = json_answer(500, {"error": "internal error: the request may not have been stored"})
+        tally.record()
         return response(environ, start_response)
+
+
+@dataclass
+class Tally:
+    """What metrics.py counts of one capture request: its outcome, its body's size, and how
+    long its handling took until the outcome was known (a bin's configured delay excluded)."""
+
+    started: float  # time.perf_counter()
+    outcome: str = "error"
+    body_size: int = 0
+    seconds: float | None = None
+
+    def end(self, outcome: str) -> None:
+        """The outcome is known; the first one given stands."""
+        if self.seconds is None:
+            self.outcome, self.seconds = outcome, time.perf_counter() - self.started
+
+    def record(self) -> None:
+        self.end(self.outcome)
+        metrics.record_capture(self.outcome, self.body_size, self.seconds or 0.0)
 
 
 # A Host header: a name, IPv4 address or [IPv6 literal], and an optional port (RFC 9110 §7.2);
@@ -105,9 +126,9 @@ def _limit_idle_time(environ: WSGIEnvironment, seconds: float) -> None:
         sock.settimeout(seconds)
 
 
-def capture(environ: WSGIEnvironment, bin_id: str, started: float) -> Response | DefaultAnswer:
-    """Store the request addressed to `/h/<bin_id>...` and build the bin's answer; count it
-    (`_count`; its handling began at `started`)."""
+def capture(environ: WSGIEnvironment, bin_id: str, tally: Tally) -> Response | DefaultAnswer:
+    """Store the request addressed to `/h/<bin_id>...` and build the bin's answer; say in
+    `tally` how it ended."""
     limit = current_app.config["MAX_BODY_BYTES"]
     captured = capture_request(
         environ,
@@ -116,14 +137,14 @@ def capture(environ: WSGIEnvironment, bin_id: str, started: float) -> Response |
         trusted_proxies=int(current_app.config["TRUSTED_PROXIES"]),
         received_at=current_app.extensions["hookloupe.clock"](),
     )
-    environ[_BODY_SIZE] = captured.body_size  # for the count, should storing it fail
+    tally.body_size = captured.body_size
     # Detection and verification read stored rows later; only a possible handshake needs to
     # know the sender (and the bin's settings) before the row is stored.
     detection = reply = None
     if might_be_handshake(captured):
         target = capture_store.capture_target(bin_id)
         if target is None:
-            _count(environ, "refused_no_bin", captured.body_size, started)
+            tally.end("refused_no_bin")
             return _no_bin(bin_id)
         detection, reply = answer_handshake(
             captured,
@@ -139,8 +160,8 @@ def capture(environ: WSGIEnvironment, bin_id: str, started: float) -> Response |
         detection=detection,
         handshake=f"answered the {detection.name} endpoint-verification handshake" if reply and detection else None,
     )
-    # Counted before a bin's configured delay (bin_response): that wait is the bin's, not ours.
-    _count(environ, _outcome(stored, captured), captured.body_size, started)
+    # Timed before a bin's configured delay (bin_response): that wait is the bin's, not ours.
+    tally.end(_outcome(stored, captured))
     if stored is None:
         return _no_bin(bin_id)
     if captured.body_incomplete:
@@ -166,14 +187,6 @@ def _outcome(stored: capture_store.StoredCapture | None, captured: CapturedReque
     if captured.body_incomplete:
         return "incomplete"
     return "truncated" if captured.body_truncated else "stored"
-
-
-def _count(environ: WSGIEnvironment, outcome: str, body_size: int, started: float) -> None:
-    """Count the capture request once (metrics.py); a failure after it was counted is not
-    counted again. `started` is the `time.perf_counter()` reading its handling began at."""
-    if not environ.get(_COUNTED):
-        environ[_COUNTED] = True
-        metrics.record_capture(outcome, body_size, time.perf_counter() - started)
 
 
 def _incomplete(captured: CapturedRequest, capture_id: int) -> Response:
