@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import analysis, held, lag, live, load, servers  # noqa: E402
+from bench import analysis, held, lag, live, load, servers, wait  # noqa: E402
 from bench.load import LoadResult  # noqa: E402
 from inspector.cli import default_workers  # noqa: E402
 
@@ -38,7 +38,15 @@ NO_PRUNING = 1_000_000_000
 # The GitHub secret the capture bins hold and the load signs with.
 SECRET = "bench-github-secret"
 # Settings --quick changes (explicit options still win).
-QUICK = {"rounds": 1, "seconds": 3, "warmup": 1, "live_samples": 5, "analysis_repetitions": 3, "held_samples": 20}
+QUICK = {
+    "rounds": 1,
+    "seconds": 3,
+    "warmup": 1,
+    "live_samples": 5,
+    "analysis_repetitions": 3,
+    "held_samples": 20,
+    "wait_samples": 5,
+}
 
 
 @dataclass
@@ -136,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=100,
         help="captures timed with 500 trickling, 200 delayed and 200 streaming connections held (bench/held.py); 0 skips",
     )
+    parser.add_argument(
+        "--wait-samples",
+        type=int,
+        default=20,
+        help="server-side waits timed from a capture's commit to the wait's answer, alone and 100 at once (bench/wait.py); 0 skips",
+    )
     parser.add_argument("--json", metavar="PATH", type=Path, default=None, help="also write the figures as JSON")
     parser.add_argument("--keep-temp", action="store_true", help="keep the temporary folder (database, server logs)")
     return parser
@@ -204,10 +218,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.held_samples > 0:
         print("held connections: a fresh server, captures timed alone and with connections held ...", flush=True)
         report["held"] = held.run(samples=args.held_samples, workers=args.workers)
+    if args.wait_samples > 0:
+        print("waits: a fresh server, captures timed from their commit to the waits' answers ...", flush=True)
+        report["wait"] = wait.run(samples=args.wait_samples, waiters=100, workers=args.workers)
     print_report(report, targets)
     if "held" in report:
         print()
         held.print_report(report["held"])
+    if "wait" in report:
+        print()
+        wait.print_report(report["wait"])
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
         print(f"\nfigures written to {args.json}")
@@ -509,6 +529,8 @@ def failures(report: dict) -> list[str]:
         )
     if "held" in report and not held.meets_goal(report["held"]):
         found.append("with connections held, not every capture was answered 2xx within 1 s")
+    if "wait" in report and not wait.meets_goal(report["wait"]):
+        found.append(f"a wait missed its capture, or its median was over {wait.GOAL_MS} ms")
     return found
 
 

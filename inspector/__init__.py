@@ -8,12 +8,11 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-
-from inspector import config as default_config
-from inspector.db import db, engine_options
+# Imported inside create_app: `import inspector` (the pytest plugin, the client) stays light.
+if TYPE_CHECKING:
+    from flask import Flask
 
 # Settings that must stay text even when the environment value looks like JSON (e.g. "1234").
 _TEXT_SETTINGS = ("SECRET_KEY", "PASSWORD", "DATABASE_URL", "BASE_URL")
@@ -30,6 +29,11 @@ def _resource_dir(name: str) -> str:
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from config.py defaults, `HOOKLOUPE_*` environment variables, then
     `test_config`. Creates the instance folder, the secret key and the tables if missing."""
+    from flask import Flask
+
+    from inspector import config as default_config
+    from inspector.db import db, engine_options, watch
+
     instance_path = os.path.abspath(os.environ.get("HOOKLOUPE_INSTANCE_PATH", "instance"))
     app = Flask(
         __name__,
@@ -53,11 +57,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(url)
     db.init_app(app)
     with app.app_context():
+        watch(db.engine)
         _upgrade_schema(app.instance_path)
 
     from inspector import logs
     from inspector.stream import StreamSlots
     from inspector.views import api, capture, metrics, pages, replay, security
+    from inspector.views import openapi as openapi_views
     from inspector.views import secrets as secrets_views
     from inspector.views.common import URL_CONVERTERS
     from inspector.watch import CaptureMarks
@@ -65,8 +71,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # The capture clock is a seam: tests replay signed vectors as of their own time.
     app.extensions["hookloupe.clock"] = lambda: datetime.now(UTC)
     app.extensions["hookloupe.stream_slots"] = StreamSlots(int(app.config["STREAM_MAX_PER_WORKER"]))
+    app.extensions["hookloupe.wait_slots"] = StreamSlots(int(app.config["WAIT_MAX_PER_WORKER"]))
     # Every stream of the process learns from one read whether its bin changed (watch.py).
-    app.extensions["hookloupe.capture_marks"] = CaptureMarks(float(app.config["STREAM_POLL_S"]) / 2)
+    app.extensions["hookloupe.capture_marks"] = CaptureMarks(float(app.config["STREAM_POLL_S"]) / 2, app=app)
 
     from inspector.analyser import Analyser
 
@@ -86,6 +93,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(replay.bp)
     app.register_blueprint(secrets_views.bp)
+    app.register_blueprint(openapi_views.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(metrics.bp)
     logs.init_app(app)  # first: a request refused by a guard still gets its id
@@ -146,5 +154,6 @@ def _upgrade_schema(instance_path: str) -> None:
     (inspector/migrate.py). Workers start together, so one process at a time does it, under
     a PostgreSQL advisory lock or, for SQLite, a file lock beside the instance."""
     from inspector import migrate
+    from inspector.db import db
 
     migrate.upgrade(db.engine, lock_path=os.path.join(instance_path, "schema.lock"))

@@ -229,6 +229,8 @@ class Analyser:
             analysis = analyse(item.captured, secrets, public_url=url)
             results.append(analysis_store.Result(item.capture_id, item.bin_id, generation, analysis))
         written = analysis_store.write(results) if results else 0
+        if written:
+            self.app.extensions["hookloupe.capture_marks"].poke()  # streams and waits see it now
         metrics.record_analysed(item.captured.received_at for item in batch if item.bin_id in bins)
         return written
 

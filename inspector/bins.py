@@ -192,6 +192,19 @@ def parse_max_requests(value: object) -> int:
     return value
 
 
+# An ephemeral bin lives at most a year (`expires_in_s`).
+MAX_EXPIRES_IN_S = 365 * 24 * 3600
+
+
+def parse_expires_in(value: object) -> int | None:
+    """Validate `expires_in_s`: None (the bin does not expire) or seconds from 1 to a year."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_EXPIRES_IN_S:
+        raise InvalidInput(f"expires_in_s must be an integer from 1 to {MAX_EXPIRES_IN_S} (seconds)")
+    return value
+
+
 def is_http_url(url: str) -> bool:
     """True for an absolute http(s) URL with a host, a usable port (when one is given) and no
     credentials, whitespace or control characters."""

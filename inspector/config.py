@@ -35,6 +35,11 @@ STREAM_MAX_S = 300
 # At most this many event streams per worker process; beyond it a stream gets 503 + retry, so
 # open pages (each polls the database) can never crowd out capture. A stream is a greenlet.
 STREAM_MAX_PER_WORKER = 250
+# A waiting API call (`…/requests/wait`) looks at its process's capture marks this often; it
+# queries its bin only when they moved (watch.py).
+WAIT_POLL_S = 0.02
+# At most this many open waits per worker process; beyond it a wait gets 503 + Retry-After.
+WAIT_MAX_PER_WORKER = 500
 # How each capture is analysed after it is stored (provider, event, verdict): `background`
 # (a thread per process, off the response path), `inline` (before the capture is answered:
 # deterministic, for tests) or `off` (rows wait for a process that analyses).

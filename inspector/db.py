@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import event
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DisconnectionError
@@ -48,7 +48,6 @@ def engine_options(url: str) -> dict[str, Any]:
     return {"pool_pre_ping": True, "pool_size": 8, "max_overflow": 16}
 
 
-@event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
     """WAL lets readers run beside the writer; foreign keys make cascades real. Also notes
     which file the connection is to and whether SQLite could open it for writing."""
@@ -69,7 +68,6 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, record: ConnectionPoolEnt
         record.info["read_only"] = not os.access(path, os.W_OK)
 
 
-@event.listens_for(Engine, "checkin")
 def _close_read_only(_dbapi_connection: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
     """A connection opened read-only is closed instead of pooled: it would never write, and
     while it is open, this process's new connections to the file would be read-only too."""
@@ -77,7 +75,6 @@ def _close_read_only(_dbapi_connection: DBAPIConnection | None, record: Connecti
         record.invalidate()
 
 
-@event.listens_for(Engine, "checkout")
 def _replace_stale(
     _dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
 ) -> None:
@@ -88,12 +85,27 @@ def _replace_stale(
         raise DisconnectionError(f"connection to {path} opened before a read-only failure")
 
 
-@event.listens_for(Engine, "handle_error")
 def _discard_read_only(context: ExceptionContext) -> None:
     """A statement run through SQLAlchemy that failed as read-only: drop its connection (and,
     as for a lost connection, the pool's older ones) instead of keeping it."""
     if is_read_only_error(context.original_exception):
         context.is_disconnect = True
+
+
+def watch(engine: Engine) -> Engine:
+    """Give `engine` this module's connection handling (SQLite pragmas, read-only connections
+    let go). Per engine, not on every Engine of the process: the pytest plugin imports this
+    package into other projects' test runs, whose own SQLite engines must stay as they are."""
+    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "checkin", _close_read_only)
+    event.listen(engine, "checkout", _replace_stale)
+    event.listen(engine, "handle_error", _discard_read_only)
+    return engine
+
+
+def make_engine(url: str, **options: Any) -> Engine:
+    """An engine for `url` with `engine_options(url)` (updated by `options`) and `watch`."""
+    return watch(create_engine(url, **{**engine_options(url), **options}))
 
 
 def is_read_only_error(error: BaseException) -> bool:

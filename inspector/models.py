@@ -62,6 +62,9 @@ class Bin(Model):
     # Bumped whenever what a verdict depends on changes (secrets, public base URL): an analysis
     # made under an older generation is stale and is not written (signing/analysis.py).
     analysis_generation: Mapped[int] = mapped_column(default=0, server_default="0")
+    # An ephemeral bin's end: from then on capture and the API answer 410 and the janitor
+    # deletes it. None never expires (BIN_TTL_DAYS still applies).
+    expires_at: Mapped[datetime | None] = mapped_column(UTC_DATETIME, index=True)
 
 
 class Capture(Model):

@@ -36,6 +36,7 @@ def bin_json(bin_: Bin, *, base_url: str, request_count: int, default_max: int) 
         "forward": {"url": bin_.forward_url, "enabled": bin_.forward_enabled} if bin_.forward_url else None,
         "handshakes": bin_.handshakes,
         "public_base_url": bin_.public_base_url,
+        "expires_at": iso(bin_.expires_at) if bin_.expires_at else None,
     }
 
 

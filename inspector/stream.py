@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 LATE_COMMIT_WINDOW = timedelta(seconds=5)
 # A page follows at most this many rows sent before their analysis, for their `update`.
 MAX_AWAITED = 200
+# An idle stream still wakes this often to end when its worker stops (a graceful stop waits
+# for open connections).
+SERVING_CHECK_S = 1.0
 
 
 def sse_message(data: str, *, event: str | None = None, event_id: int | None = None) -> str:
@@ -85,15 +88,23 @@ def capture_events(
     seen_mark: tuple[int, int, int] | None = None
     waiting = False  # rows held back for their analysis, or sent before it and awaited
     while clock() - started < float(app.config["STREAM_MAX_S"]) and serving():
-        # Query the bin only when something may have changed (watch.py): an idle page costs
-        # no query but its heartbeat's.
+        # Query the bin only when something may have changed: the stream sleeps until its
+        # bin's mark moves (watch.py), its heartbeat is due or, while rows wait for their
+        # analysis, the next poll; and wakes every SERVING_CHECK_S to notice a stopping worker.
+        # An idle page costs no query and no wake-up but its heartbeat's.
         if marks is not None:
-            with app.app_context():
-                mark = marks.mark(bin_id)
+            if seen_mark is None:
+                timeout = 0.0
+            elif waiting:
+                timeout = poll
+            else:
+                timeout = min(heartbeat - (clock() - last_beat), SERVING_CHECK_S)
+            mark = marks.wait_change(bin_id, seen_mark, max(0.0, timeout))
             if mark == seen_mark and not waiting and clock() - last_beat < heartbeat:
-                sleep(poll)
                 continue
             seen_mark = mark
+        else:
+            sleep(poll)
         with app.app_context():
             rows = store.captures_since(bin_id, last_id)
             if lookback:
@@ -127,7 +138,6 @@ def capture_events(
         elif clock() - last_beat >= heartbeat:
             yield ": keep-alive\n\n"
             last_beat = clock()
-        sleep(poll)
 
 
 def _ready(rows: list[Capture], waited_since: datetime) -> list[Capture]:

@@ -62,6 +62,7 @@ def app(backend, tmp_path, monkeypatch):
         }
     )
     yield app
+    app.extensions["hookloupe.capture_marks"].stop()  # its reader thread reads no more
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

@@ -54,6 +54,7 @@ def background_app(database_url, tmp_path):
 
 def close(app) -> None:
     analyser_of(app).stop()
+    app.extensions["hookloupe.capture_marks"].stop()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
@@ -440,6 +441,9 @@ def test_no_get_request_writes_to_the_database(app, client, bin_id):
                     response = client.get(url + query, headers=headers, buffered=True)
                     assert response.status_code < 500, (url + query, response.status_code)
                     seen.append(url)
+        # The streams started the capture-marks reader: stopped before the guard disposes the
+        # pool, so no connection it holds is returned to a pool already disposed.
+        app.extensions["hookloupe.capture_marks"].stop()
     assert guard.writes == [] and guard.commits == 0
     assert {f"/bins/{bin_id}/stream", f"/api/bins/{bin_id}/events", f"/api/bins/{bin_id}/stats"} <= set(seen)
 

@@ -398,3 +398,12 @@ def test_capture_answer_carries_each_sandbox_header_once(client, bin_id):
     response = client.post(f"/h/{bin_id}")
     assert response.headers.getlist("Content-Security-Policy") == ["sandbox; default-src 'none'"]
     assert response.headers.getlist("X-Content-Type-Options") == ["nosniff"]
+
+
+def test_a_405_says_which_methods_are_allowed(client, bin_id):
+    """RFC 9110 §15.5.6: a 405 carries Allow (found by the OpenAPI fuzz run)."""
+    response = client.put("/api/bins")
+    assert response.status_code == 405 and response.json["error"]
+    assert "POST" in response.headers["Allow"].split(", ")
+    page = client.put(f"/bins/{bin_id}/stream")
+    assert page.status_code == 405 and "GET" in page.headers["Allow"]

@@ -46,6 +46,7 @@ def bin_record(row: dict[str, Any], secrets: list[dict[str, Any]]) -> dict[str, 
         "forward": forward,
         "handshakes": row["handshakes"],
         "public_base_url": row["public_base_url"],
+        "expires_at": iso(row["expires_at"]) if row.get("expires_at") else None,
         "secrets": [
             {
                 "label": secret["label"],
@@ -91,6 +92,8 @@ def bin_row(record: dict[str, Any]) -> dict[str, Any]:
         "handshakes": bool(record["handshakes"]),
         "public_base_url": record["public_base_url"],
         "analysis_generation": 0,
+        # Exports made before ephemeral bins have no expiry.
+        "expires_at": datetime.fromisoformat(record["expires_at"]) if record.get("expires_at") else None,
     }
 
 

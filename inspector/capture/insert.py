@@ -42,7 +42,8 @@ if TYPE_CHECKING:
 _LEFT_TO_ANALYSIS = ("id", "verdict", "signature")
 INSERTED_COLUMNS = tuple(column.name for column in Capture.__table__.columns if column.name not in _LEFT_TO_ANALYSIS)
 _TARGET_COLUMNS = (
-    "response_status, response_headers, response_body, response_delay_ms, forward_url, forward_enabled, handshakes"
+    "response_status, response_headers, response_body, response_delay_ms, forward_url, forward_enabled, handshakes, "
+    "expires_at"
 )
 
 
@@ -56,7 +57,27 @@ def _statements(mark: str) -> dict[str, str]:
     }
 
 
-_SQL = {"sqlite": _statements("?"), "postgresql": _statements("%s")}
+_SQL = {"sqlite": _statements("?"), "postgresql": _statements("%s")}  # postgresql: capture_target only
+
+
+def _postgres_capture_statement() -> str:
+    """PostgreSQL: the bin lookup, the capture insert and its forwarding job in one statement
+    (one round trip, atomic in autocommit). It returns the bin's answer settings and the new
+    id — NULL when the bin has expired — and no row when there is no such bin."""
+    columns = ", ".join(INSERTED_COLUMNS)
+    values = ", ".join(f"CAST(%({name})s AS json)" if name == "headers" else f"%({name})s" for name in INSERTED_COLUMNS)
+    return (
+        f"WITH target AS (SELECT {_TARGET_COLUMNS} FROM bins WHERE id = %(bin_id)s), "
+        f"stored AS (INSERT INTO captures ({columns}) SELECT {values} FROM target "
+        "WHERE target.expires_at IS NULL OR target.expires_at > %(received_at)s RETURNING id), "
+        "job AS (INSERT INTO forward_jobs (capture_id, url, state, attempts, next_attempt_at) "
+        "SELECT stored.id, target.forward_url, 'pending', 0, %(received_at)s FROM stored, target "
+        "WHERE %(forward)s AND target.forward_enabled AND target.forward_url IS NOT NULL) "
+        f"SELECT {_TARGET_COLUMNS}, (SELECT id FROM stored) FROM target"
+    )
+
+
+_POSTGRES_CAPTURE = _postgres_capture_statement()
 
 # SQLite result codes (extended codes start with these) that say the database cannot write
 # now, unlike SQLITE_ERROR ("no such table", a bad statement), which is a bug.
@@ -101,6 +122,10 @@ class CaptureTarget:
     response: ResponseSettings
     forward_url: str | None  # None unless forwarding is enabled
     handshakes: bool
+    expires_at: datetime | None  # an ephemeral bin's end
+
+    def has_expired(self, at: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= at
 
 
 def capture_target(bin_id: str) -> CaptureTarget | None:
@@ -119,11 +144,22 @@ def capture_target(bin_id: str) -> CaptureTarget | None:
 
 
 def _target(bin_id: str, row: tuple[Any, ...]) -> CaptureTarget:
-    status, headers, body, delay, forward_url, forward_enabled, handshakes = row
+    status, headers, body, delay, forward_url, forward_enabled, handshakes, expires_at = row
     if isinstance(headers, str):  # SQLite returns JSON as text
         headers = json.loads(headers)
     response = ResponseSettings(status, tuple(tuple(pair) for pair in headers or ()), body, delay)
-    return CaptureTarget(bin_id, response, forward_url if forward_enabled else None, bool(handshakes))
+    return CaptureTarget(
+        bin_id, response, forward_url if forward_enabled else None, bool(handshakes), _aware(expires_at)
+    )
+
+
+def _aware(moment: datetime | str | None) -> datetime | None:
+    """A stored time as an aware UTC datetime (SQLite hands back naive UTC text)."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
 
 
 @dataclass(frozen=True)
@@ -132,6 +168,13 @@ class StoredCapture:
 
     capture_id: int
     response: ResponseSettings
+
+
+@dataclass(frozen=True)
+class BinExpired:
+    """The bin is ephemeral and its end has come: nothing was stored (answer 410)."""
+
+    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -150,18 +193,17 @@ def store_capture(
     forward: bool = True,
     detection: Detection | None = None,
     handshake: str | None = None,
-) -> StoredCapture | None:
+) -> StoredCapture | BinExpired | None:
     """In one transaction: look the bin up, insert the capture and, when the bin forwards
     (and `forward`), its forwarding job; committed before this returns, and handed to the
-    process's analyser after. None when there is no such bin (nothing is stored). Raises
+    process's analyser after. None when there is no such bin, BinExpired when it has expired
+    (nothing is stored either way). Raises
     DatabaseUnavailableError when the database cannot store it now (nothing is stored)."""
     engine = db.engine
-    dialect = engine.dialect.name
-    sqlite = dialect == "sqlite"
-    received_at = _timestamp(captured.received_at, sqlite)
-    values = {
+    sqlite = engine.dialect.name == "sqlite"
+    values: dict[str, Any] = {
         "bin_id": bin_id,
-        "received_at": received_at,
+        "received_at": _timestamp(captured.received_at, sqlite),
         "method": captured.method,
         "path": captured.path,
         "query_string": captured.query_string,
@@ -178,33 +220,65 @@ def store_capture(
         "delivery_id": clip(detection.delivery_id) if detection else None,
         "handshake": handshake,
     }
-    params = tuple(values[name] for name in INSERTED_COLUMNS)
-    sql = _SQL[dialect]
+    if sqlite:
+        stored = _store_on_sqlite(engine, values, forward=forward)
+    else:
+        stored = _store_on_postgres(engine, {**values, "forward": forward})
+    if isinstance(stored, StoredCapture):
+        current_app.extensions["hookloupe.capture_marks"].poke()
+        current_app.extensions["hookloupe.analyser"].notify(Committed(stored.capture_id, bin_id, captured))
+    return stored
 
-    def work(cursor: Any) -> StoredCapture | None:
-        cursor.execute(sql["target"], (bin_id,))
+
+def _store_on_sqlite(engine: Engine, values: dict[str, Any], *, forward: bool) -> StoredCapture | BinExpired | None:
+    """The lookup and inserts as statements of a group-commit batch (see store_capture)."""
+    params = tuple(values[name] for name in INSERTED_COLUMNS)
+    sql = _SQL["sqlite"]
+
+    def work(cursor: Any) -> StoredCapture | BinExpired | None:
+        cursor.execute(sql["target"], (values["bin_id"],))
         row = cursor.fetchone()
         if row is None:
             return None
-        target = _target(bin_id, row)
+        target = _target(values["bin_id"], row)
+        received_at = _aware(values["received_at"])
+        if received_at is not None and target.has_expired(received_at):
+            return BinExpired(target.expires_at or received_at)
         cursor.execute(sql["insert"], params)
         capture_id = cursor.fetchone()[0]
         if forward and target.forward_url:
-            cursor.execute(sql["job"], (capture_id, target.forward_url, received_at))
+            cursor.execute(sql["job"], (capture_id, target.forward_url, values["received_at"]))
         return StoredCapture(capture_id, target.response)
 
-    try:
-        with _unavailable_raised():
-            stored: StoredCapture | None = (
-                _sqlite_group_writer(engine).run(work) if sqlite else _run_alone(engine, work)
-            )
-    except Exception as error:
-        if _is_foreign_key_error(error):  # the bin was deleted in between (PostgreSQL)
-            return None
-        raise
-    if stored is not None:
-        current_app.extensions["hookloupe.analyser"].notify(Committed(stored.capture_id, bin_id, captured))
+    with _unavailable_raised():
+        stored: StoredCapture | BinExpired | None = _sqlite_group_writer(engine).run(work)
     return stored
+
+
+def _store_on_postgres(engine: Engine, params: dict[str, Any]) -> StoredCapture | BinExpired | None:
+    """`_POSTGRES_CAPTURE` in autocommit: committed when it returns (see store_capture)."""
+    with _unavailable_raised():
+        raw = engine.raw_connection()
+        connection: Any = raw.driver_connection
+        try:
+            connection.rollback()  # the pool's ping may have opened a transaction
+            connection.autocommit = True
+            try:
+                row = connection.execute(_POSTGRES_CAPTURE, params).fetchone()
+            finally:
+                connection.autocommit = False
+        except Exception as error:
+            _release_failed(raw, error)
+            if _is_foreign_key_error(error):  # the bin was deleted in between
+                return None
+            raise
+        raw.close()
+    if row is None:
+        return None
+    target = _target(params["bin_id"], row[:-1])
+    if row[-1] is None:
+        return BinExpired(target.expires_at or params["received_at"])
+    return StoredCapture(row[-1], target.response)
 
 
 def run_write(work: Callable[[Any], Any]) -> Any:

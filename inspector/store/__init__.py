@@ -6,7 +6,16 @@ Every function runs in the current Flask app context. Functions that look a row 
 None (or False) when it is missing; none of them raises for a missing row.
 """
 
-from inspector.store.bins import KEEP, BinExistsError, Keep, create_bin, delete_bin, get_bin, save_bin_settings
+from inspector.store.bins import (
+    KEEP,
+    BinExistsError,
+    Keep,
+    create_bin,
+    delete_bin,
+    expired_bin_ids,
+    get_bin,
+    save_bin_settings,
+)
 from inspector.store.captures import (
     BinStats,
     bin_stats,
@@ -15,12 +24,14 @@ from inspector.store.captures import (
     captures_since,
     clear_captures,
     count_captures,
+    count_matching,
     delete_capture,
     get_capture,
     highest_capture_id,
     list_captures,
     prune,
     recent_captures,
+    wait_candidates,
 )
 from inspector.store.deliveries import (
     add_delivery,
@@ -46,10 +57,12 @@ __all__ = [
     "claim_forward_job",
     "clear_captures",
     "count_captures",
+    "count_matching",
     "create_bin",
     "delete_bin",
     "delete_capture",
     "delete_secret",
+    "expired_bin_ids",
     "finish_forward_job",
     "get_bin",
     "get_capture",
@@ -62,4 +75,5 @@ __all__ = [
     "prune",
     "recent_captures",
     "save_bin_settings",
+    "wait_candidates",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import Enum
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from inspector.bins import ResponseSettings
@@ -19,9 +19,10 @@ class BinExistsError(Exception):
     """A bin with that id already exists."""
 
 
-def create_bin(bin_id: str, now: datetime) -> Bin:
-    """Insert a new bin; raise BinExistsError when the id is taken."""
-    bin_ = Bin(id=bin_id, created_at=now)
+def create_bin(bin_id: str, now: datetime, *, expires_at: datetime | None = None) -> Bin:
+    """Insert a new bin (ephemeral when `expires_at` is given); raise BinExistsError when the
+    id is taken."""
+    bin_ = Bin(id=bin_id, created_at=now, expires_at=expires_at)
     db.session.add(bin_)
     try:
         db.session.commit()
@@ -79,6 +80,12 @@ def save_bin_settings(
     if reverify:
         wake_analyser(bin_.id)
     return bin_
+
+
+def expired_bin_ids(now: datetime, limit: int = 100) -> list[str]:
+    """Ids of ephemeral bins whose end has come (at most `limit`, soonest-ended first)."""
+    query = select(Bin.id).where(Bin.expires_at <= now).order_by(Bin.expires_at).limit(limit)
+    return list(db.session.scalars(query))
 
 
 def delete_bin(bin_id: str) -> bool:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from sqlalchemy import text
 
-from inspector import store, stream
+from inspector import matchers as matching
+from inspector import metrics, store, stream, waits
 from inspector.analyser import verify_now
 from inspector.bins import (
     MAX_ID,
@@ -18,6 +19,7 @@ from inspector.bins import (
     check_custom_name,
     check_text,
     new_bin_id,
+    parse_expires_in,
     parse_flag,
     parse_forward,
     parse_max_requests,
@@ -27,7 +29,6 @@ from inspector.bins import (
 from inspector.db import db
 from inspector.models import Bin, Capture
 from inspector.shapes import bin_json, request_json, stats_json, summary_json
-from inspector.signing.verify import STATUSES
 from inspector.views.common import (
     base_url,
     bin_or_404,
@@ -51,6 +52,9 @@ _SETTINGS: dict[str, Callable[[object], Any]] = {
 }
 MAX_PAGE = 500
 DEFAULT_PAGE = 50
+# A wait holds its request at most this long (DESIGN §4); longer waits are several calls.
+MAX_WAIT_S = 60
+DEFAULT_WAIT_S = 30
 
 
 def _bin_payload(bin_: Bin) -> dict[str, Any]:
@@ -91,10 +95,15 @@ def healthz() -> Response | tuple[Response, int]:
 @bp.post("/api/bins")
 def create_bin() -> tuple[Response, int]:
     data = json_object()
+    unknown = set(data) - {"name", "expires_in_s"}
+    if unknown:
+        raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))}")
     name = data.get("name")
     bin_id = check_custom_name(name) if name is not None else new_bin_id()
+    now = datetime.now(UTC)
+    expires_in = parse_expires_in(data.get("expires_in_s"))
     try:
-        bin_ = store.create_bin(bin_id, datetime.now(UTC))
+        bin_ = store.create_bin(bin_id, now, expires_at=now + timedelta(seconds=expires_in) if expires_in else None)
     except store.BinExistsError:
         return jsonify(error=f"a bin named {bin_id!r} already exists"), 409
     return jsonify(_bin_payload(bin_)), 201
@@ -126,25 +135,70 @@ def delete_bin(bin_id: str) -> tuple[str, int]:
     return "", 204
 
 
+def _matchers(*own: str) -> matching.Matchers:
+    """The request's matcher parameters (DESIGN §4); `own` are the route's other parameters."""
+    return matching.parse(request.args.items(multi=True), ignore=own)
+
+
 @bp.get("/api/bins/<bin_id>/requests")
 def list_requests(bin_id: str) -> Response:
     bin_or_404(bin_id)
+    wanted = _matchers("limit", "before", "after", "q")
     limit = _int_arg("limit", low=1, high=MAX_PAGE) or DEFAULT_PAGE
-    verdict = request.args.get("verdict") or None
-    if verdict is not None and verdict not in STATUSES:
-        raise InvalidInput(f"verdict must be one of: {', '.join(STATUSES)}")
     rows = store.list_captures(
         bin_id,
         limit=limit,
         before=_int_arg("before", low=0),
         after=_int_arg("after", low=0),
         q=_text_arg("q"),
-        provider=_text_arg("provider"),
-        event=_text_arg("event"),
-        verdict=verdict,
+        matchers=wanted,
     )
     next_before = rows[-1].id if len(rows) == limit else None
     return jsonify(requests=[summary_json(row) for row in rows], next_before=next_before)
+
+
+@bp.get("/api/bins/<bin_id>/requests/count")
+def count_requests(bin_id: str) -> Response:
+    bin_or_404(bin_id)
+    return jsonify(count=store.count_matching(bin_id, _matchers()))
+
+
+@bp.get("/api/bins/<bin_id>/requests/wait")
+def wait_for_request(bin_id: str) -> Response | tuple[Response, int]:
+    """Long-poll for the first matching capture (DESIGN §4): always 200 with `request` (or
+    null), `timed_out` and `last_id`; a timed-out answer adds `near_misses`. A worker holding
+    its maximum of open waits answers 503 with Retry-After."""
+    bin_or_404(bin_id)
+    wanted = _matchers("timeout_s", "after")
+    timeout_s = _int_arg("timeout_s", low=0, high=MAX_WAIT_S)
+    after = _int_arg("after", low=0)
+    if after is None:  # only what arrives from now on
+        newest = store.list_captures(bin_id, limit=1)
+        after = newest[0].id if newest else 0
+    slots: stream.StreamSlots = current_app.extensions["hookloupe.wait_slots"]
+    if not slots.try_take():
+        response = jsonify(error="too many open waits on this worker; retry shortly")
+        response.headers["Retry-After"] = "1"
+        return response, 503
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy, typed as Flask
+    try:
+        with metrics.waiting():
+            result = waits.wait_for_capture(
+                app,
+                bin_id,
+                wanted,
+                after=after,
+                timeout_s=DEFAULT_WAIT_S if timeout_s is None else timeout_s,
+                render=request_json,
+            )
+    except waits.BinGoneError:
+        abort(410, description=f"bin {bin_id!r} was deleted or expired during the wait")
+    finally:
+        slots.give_back()
+    answer: dict[str, Any] = {"request": result.match, "timed_out": result.match is None, "last_id": result.last_id}
+    if result.match is None:
+        answer["near_misses"] = result.near_misses
+    return jsonify(answer)
 
 
 @bp.get("/api/bins/<bin_id>/requests/<int:capture_id>")
@@ -198,15 +252,19 @@ def delete_request(bin_id: str, capture_id: int) -> tuple[str, int]:
 
 @bp.get("/api/bins/<bin_id>/events")
 def events(bin_id: str) -> Response:
-    """SSE of new captures. Resumes after `Last-Event-ID` (or `?after=`); with neither, starts
-    from now. A worker holding its maximum of streams answers 503 with Retry-After."""
+    """SSE of new captures that pass the matchers. Resumes after `Last-Event-ID` (or
+    `?after=`); with neither, starts from now. A worker holding its maximum of streams
+    answers 503 with Retry-After."""
     bin_or_404(bin_id)
+    wanted = _matchers("after")
     last_id = stream.parse_last_event_id(request.headers.get("Last-Event-ID"), request.args.get("after"))
     if last_id is None:
         newest = store.list_captures(bin_id, limit=1)
         last_id = newest[0].id if newest else 0
 
-    def render(row: Capture) -> str:
+    def render(row: Capture) -> str | None:
+        if wanted and matching.misses(wanted, row):
+            return None
         return stream.summary_data(summary_json(row))
 
     return event_stream_response(bin_id, last_id, render, event="request")

@@ -8,6 +8,7 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, current_app
@@ -19,6 +20,7 @@ from inspector.capture import insert as capture_store
 from inspector.capture.handshakes import Reply, answer_handshake, might_be_handshake
 from inspector.capture.request import CapturedRequest, capture_request
 from inspector.delivery import outbound
+from inspector.shapes import iso
 from inspector.signing.analysis import secret_values
 
 if TYPE_CHECKING:
@@ -143,9 +145,9 @@ def capture(environ: WSGIEnvironment, bin_id: str, tally: Tally) -> Response | D
     detection = reply = None
     if might_be_handshake(captured):
         target = capture_store.capture_target(bin_id)
-        if target is None:
+        if target is None or target.has_expired(captured.received_at):
             tally.end("refused_no_bin")
-            return _no_bin(bin_id)
+            return _no_bin(bin_id) if target is None else _expired(bin_id, target.expires_at)
         detection, reply = answer_handshake(
             captured,
             enabled=target.handshakes,
@@ -164,6 +166,8 @@ def capture(environ: WSGIEnvironment, bin_id: str, tally: Tally) -> Response | D
     tally.end(_outcome(stored, captured))
     if stored is None:
         return _no_bin(bin_id)
+    if isinstance(stored, capture_store.BinExpired):
+        return _expired(bin_id, stored.expires_at)
     if captured.body_incomplete:
         return _incomplete(captured, stored.capture_id)
     if captured.body_truncated:
@@ -180,9 +184,9 @@ def capture(environ: WSGIEnvironment, bin_id: str, tally: Tally) -> Response | D
     return bin_response(stored.response, stored.capture_id)
 
 
-def _outcome(stored: capture_store.StoredCapture | None, captured: CapturedRequest) -> str:
+def _outcome(stored: capture_store.StoredCapture | capture_store.BinExpired | None, captured: CapturedRequest) -> str:
     """How a capture that reached the database ended, as metrics.py counts it."""
-    if stored is None:
+    if not isinstance(stored, capture_store.StoredCapture):
         return "refused_no_bin"
     if captured.body_incomplete:
         return "incomplete"
@@ -206,6 +210,11 @@ def _incomplete(captured: CapturedRequest, capture_id: int) -> Response:
 
 def _no_bin(bin_id: str) -> Response:
     return json_answer(404, {"error": f"no bin named {bin_id!r}"})
+
+
+def _expired(bin_id: str, expires_at: datetime | None) -> Response:
+    when = f" at {iso(expires_at)}" if expires_at else ""
+    return json_answer(410, {"error": f"bin {bin_id!r} expired{when}; nothing was stored"})
 
 
 def _reply_response(reply: Reply) -> Response:

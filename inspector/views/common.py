@@ -5,6 +5,7 @@ Route modules import this module, never each other."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response, abort, current_app, jsonify, request
@@ -15,6 +16,7 @@ from inspector.bins import MAX_ID, InvalidInput, Limits, check_http_url, is_http
 from inspector.delivery.forward import is_own_capture_url
 from inspector.models import Bin, Capture
 from inspector.safejson import JSONLimitError, loads_bounded
+from inspector.shapes import iso
 
 
 def base_url() -> str:
@@ -101,15 +103,18 @@ URL_CONVERTERS = {"int": IdConverter, "default": TextConverter, "string": TextCo
 
 
 def bin_or_404(bin_id: str) -> Bin:
-    """The bin, or a 404 naming it."""
+    """The bin, or a 404 naming it; a 410 when it is ephemeral and has expired."""
     bin_ = store.get_bin(bin_id)
     if bin_ is None:
         abort(404, description=f"no bin named {bin_id!r}")
+    if bin_.expires_at is not None and bin_.expires_at <= datetime.now(UTC):
+        abort(410, description=f"bin {bin_id!r} expired at {iso(bin_.expires_at)}")
     return bin_
 
 
 def capture_or_404(bin_id: str, capture_id: int) -> Capture:
-    """The capture of that bin, or a 404 naming it."""
+    """The capture of that bin, or a 404 naming it (a 410 when the bin has expired)."""
+    bin_or_404(bin_id)
     row = store.get_capture(bin_id, capture_id)
     if row is None:
         abort(404, description=f"no request {capture_id} in bin {bin_id!r}")

@@ -135,16 +135,21 @@ def _security_headers(response: Response) -> Response:
 
 
 def _http_error(error: HTTPException) -> Response:
-    """4xx/5xx from routing or aborts: JSON for the API and capture, plain text for pages."""
+    """4xx/5xx from routing or aborts: JSON for the API and capture, plain text for pages. The
+    error's own headers but its content type stay (a 405 says which methods are `Allow`ed)."""
     if is_api_path(request.path):
         response = jsonify(error=error.description or error.name)
         response.status_code = error.code or 500
-        return response
-    return Response(
-        f"{error.code} {error.name}: {error.description}",
-        status=error.code or 500,
-        content_type="text/plain; charset=utf-8",
-    )
+    else:
+        response = Response(
+            f"{error.code} {error.name}: {error.description}",
+            status=error.code or 500,
+            content_type="text/plain; charset=utf-8",
+        )
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def _client_timeout(_error: TimeoutError) -> Response:

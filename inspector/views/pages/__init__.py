@@ -15,6 +15,7 @@ from inspector.bins import InvalidInput, check_custom_name, new_bin_id, parse_se
 from inspector.delivery import compare
 from inspector.delivery.replay import ResignError, replay_capture
 from inspector.models import Capture
+from inspector.shapes import iso
 from inspector.signing import secretbox
 from inspector.signing.verify import STATUSES
 from inspector.views.common import (
@@ -104,6 +105,8 @@ def show(bin_id: str) -> str | tuple[str, int]:
     bin_ = store.get_bin(bin_id)
     if bin_ is None:
         return render_template("not_found.html", bin_id=bin_id), 404
+    if bin_.expires_at is not None and bin_.expires_at <= datetime.now(UTC):
+        return render_template("not_found.html", bin_id=bin_id, expired_at=iso(bin_.expires_at)), 410
     selected = int_arg("request")
     return render_template("bin.html", **context.bin_context(bin_, int_arg("before"), selected))
 
