@@ -1,4 +1,4 @@
-"""The `hookloupe` command: serve (gunicorn), listen (relay), send (signed samples), db, export/import (backups), doctor."""
+"""The `hookloupe` command: serve, listen, send, db, export/import, doctor; and wait, bins, requests, mcp (remote.py)."""
 
 from __future__ import annotations
 
@@ -209,10 +209,10 @@ def send(args: argparse.Namespace) -> int:
 def database(args: argparse.Namespace) -> int:
     """`db upgrade|current|history` on the database the server would use: HOOKLOUPE_DATABASE_URL,
     else SQLite in the instance folder (HOOKLOUPE_INSTANCE_PATH, default ./instance)."""
-    from sqlalchemy import create_engine, make_url
+    from sqlalchemy import make_url
 
     from inspector import database_url, migrate
-    from inspector.db import engine_options
+    from inspector.db import make_engine
 
     if args.action == "history":
         for revision in migrate.history():
@@ -226,7 +226,7 @@ def database(args: argparse.Namespace) -> int:
         print(f"none (no database at {sqlite_file})")  # and `current` does not create one
         return 0
     os.makedirs(instance_path, exist_ok=True)
-    engine = create_engine(url, **engine_options(url))
+    engine = make_engine(url)
     try:
         if args.action == "upgrade":
             print(migrate.upgrade(engine, lock_path=os.path.join(instance_path, "schema.lock")))
@@ -257,16 +257,17 @@ def export(args: argparse.Namespace) -> int:
     """`export --all [--output FILE]`: the server's whole database as NDJSON (inspector/backup)."""
     from datetime import datetime
 
-    from sqlalchemy import create_engine, make_url
+    from sqlalchemy import make_url
 
     from inspector.backup import write_export
+    from inspector.db import make_engine
 
     url, _instance_path = _server_database()
     sqlite_file = make_url(url).database if url.startswith("sqlite") else None
     if sqlite_file and not os.path.exists(sqlite_file):
         print(f"hookloupe export: no database at {sqlite_file}", file=sys.stderr)
         return 1
-    engine = create_engine(url)
+    engine = make_engine(url)
     try:
         counts = write_export(engine, args.output, now=datetime.now(UTC))
     except Exception as error:  # a database or file error is reported in one line, not as a traceback
@@ -283,16 +284,15 @@ def export(args: argparse.Namespace) -> int:
 
 def import_(args: argparse.Namespace) -> int:
     """`import FILE`: an export into the server's database, brought to the newest schema first."""
-    from sqlalchemy import create_engine
-
     from inspector import migrate
     from inspector.backup import import_lines
+    from inspector.db import make_engine
     from inspector.doctor import secret_key
 
     url, instance_path = _server_database()
     key, key_source = secret_key({"SECRET_KEY": os.environ.get("HOOKLOUPE_SECRET_KEY")}, instance_path)
     os.makedirs(instance_path, exist_ok=True)
-    engine = create_engine(url)
+    engine = make_engine(url)
     try:
         migrate.upgrade(engine, lock_path=os.path.join(instance_path, "schema.lock"))
         with open(args.file, "rb") if args.file != "-" else contextlib.nullcontext(sys.stdin.buffer) as lines:
@@ -369,6 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     doctor_cmd = commands.add_parser("doctor", help="check the settings, database, secret key and data directory")
     doctor_cmd.set_defaults(func=doctor)
+    from inspector import remote
+
+    remote.add_commands(commands)
     return parser
 
 
