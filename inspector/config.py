@@ -33,8 +33,10 @@ STREAM_HEARTBEAT_S = 10
 # thread held by a stream is recycled.
 STREAM_MAX_S = 300
 # At most this many event streams per worker process; beyond it a stream gets 503 + retry, so
-# open pages (each polls the database) can never crowd out capture. A stream is a greenlet.
-STREAM_MAX_PER_WORKER = 250
+# open pages can never crowd out capture. A stream is a greenlet (~40 KiB) that sleeps until
+# its bin changes. The kernel may hand one worker nearly every new connection, so one
+# worker's cap must hold the whole 500-viewer goal (issue 15) alone.
+STREAM_MAX_PER_WORKER = 600
 # A waiting API call (`…/requests/wait`) looks at its process's capture marks this often; it
 # queries its bin only when they moved (watch.py).
 WAIT_POLL_S = 0.02

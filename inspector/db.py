@@ -6,8 +6,11 @@ file (or a read-only mount) refused writing stays read-only for its whole life, 
 file is writable again, and while it is open, SQLite hands the same read-only state to the
 other connections this process opens to that file. So a connection opened read-only is closed
 when it returns to the pool rather than kept, and a connection that fails a write as read-only
-is dropped together with every connection to that file opened before it. PostgreSQL
-connections are checked with a ping when they leave the pool (a restarted server closed them).
+is dropped together with every connection to that file opened before it. A PostgreSQL
+connection idle in the pool for over PING_AFTER_IDLE_S is pinged when it leaves it (a
+restarted server closed it); one used moments ago is not: under load a ping per checkout
+would be one more round trip per capture. A connection that died within that second fails its
+statement once and is thrown away (capture answers 503 with Retry-After).
 """
 
 from __future__ import annotations
@@ -39,13 +42,12 @@ _stale_before: dict[str, float] = {}
 
 def engine_options(url: str) -> dict[str, Any]:
     """Engine options for `url`. Pools are sized so that requests rarely wait for a
-    connection (a worker's event streams, which hold one longest, are capped by
-    STREAM_MAX_PER_WORKER); PostgreSQL's stays under its default 100 connections for up to
-    four workers, and each connection is pinged as it leaves the pool (a restarted server
-    closed the idle ones)."""
+    connection (streams and waits hold one only while they read); PostgreSQL's stays under
+    its default 100 connections for up to four workers. Idle PostgreSQL connections are
+    pinged by `watch` (module docstring)."""
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 15, "check_same_thread": False}, "pool_size": 16, "max_overflow": 32}
-    return {"pool_pre_ping": True, "pool_size": 8, "max_overflow": 16}
+    return {"pool_size": 8, "max_overflow": 16}
 
 
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
@@ -100,7 +102,34 @@ def watch(engine: Engine) -> Engine:
     event.listen(engine, "checkin", _close_read_only)
     event.listen(engine, "checkout", _replace_stale)
     event.listen(engine, "handle_error", _discard_read_only)
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "checkout", _ping_if_idle)
+        event.listen(engine, "checkin", _note_checkin)
     return engine
+
+
+# A pooled PostgreSQL connection idle longer than this is pinged before use (module docstring).
+PING_AFTER_IDLE_S = 1.0
+
+
+def _note_checkin(_dbapi_connection: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
+    record.info["checked_in_at"] = time.monotonic()
+
+
+def _ping_if_idle(
+    dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
+) -> None:
+    """Raising DisconnectionError makes the pool open a fresh connection in its place."""
+    checked_in = record.info.get("checked_in_at")
+    if checked_in is not None and time.monotonic() - checked_in < PING_AFTER_IDLE_S:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
+        dbapi_connection.rollback()
+    except Exception as error:
+        raise DisconnectionError(f"connection lost while idle: {error}") from error
 
 
 def make_engine(url: str, **options: Any) -> Engine:

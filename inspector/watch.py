@@ -26,10 +26,11 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
 from inspector import store
+from inspector.store.marks import marks_of
 from inspector.stream import LATE_COMMIT_WINDOW
 
 if TYPE_CHECKING:
@@ -72,8 +73,11 @@ class CaptureMarks:
         self._low: int | None = None
         self._highest: deque[tuple[float, int]] = deque()  # (when, highest id then)
 
-    def poke(self) -> None:
-        """Something changed in this process (a capture or an analysis committed): read soon."""
+    def poke(self, bin_ids: Collection[str] | None = None) -> None:
+        """Something changed in this process (a capture or an analysis committed) in `bin_ids`
+        (None: any bin): read soon — unless nobody here watches those bins."""
+        if bin_ids is not None and self._reader is not None and not any(b in self._conditions for b in bin_ids):
+            return
         self._poked = True
         if self._reader is not None:
             self._wake_reader.set()
@@ -133,10 +137,12 @@ class CaptureMarks:
                         return
                 else:
                     idle_since = None
+            with self._waiting:
+                watched = set(self._conditions)
             before = self._marks
             try:
                 with self._app.app_context(), self._lock:
-                    self._read(self._clock())
+                    self._read(self._clock(), watched)
             except Exception:  # the database is away: the callers time out, the next read retries
                 log.warning("reading the capture marks failed", exc_info=True)
             with self._waiting:
@@ -160,13 +166,17 @@ class CaptureMarks:
                 self._lock.release()
         return self._marks.get(bin_id, (0, 0, 0))
 
-    def _read(self, now: float) -> None:
+    def _read(self, now: float, watched: set[str] | None = None) -> None:
+        """Read the marks: of every bin with recent captures, or only of the `watched` ones."""
         self._poked = False  # before the read: a poke during it makes the next one due
         if self._low is None:
             self._low = max(0, store.highest_capture_id() - _START_BELOW)
-        marks = store.capture_marks(self._low)
+        marks = store.capture_marks(self._low) if watched is None else marks_of(watched, self._low)
         self._marks = {bin_id: (rows, highest, analysed) for bin_id, rows, highest, analysed in marks}
-        highest = max((m[1] for m in self._marks.values()), default=self._low)
+        if watched is None:
+            highest = max((m[1] for m in self._marks.values()), default=self._low)
+        else:  # the window follows the highest id there is, not only the watched bins'
+            highest = max(store.highest_capture_id(), self._low)
         self._highest.append((now, highest))
         window = LATE_COMMIT_WINDOW.total_seconds()
         while self._highest and self._highest[0][0] < now - window:

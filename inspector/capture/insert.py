@@ -225,7 +225,7 @@ def store_capture(
     else:
         stored = _store_on_postgres(engine, {**values, "forward": forward})
     if isinstance(stored, StoredCapture):
-        current_app.extensions["hookloupe.capture_marks"].poke()
+        current_app.extensions["hookloupe.capture_marks"].poke((bin_id,))
         current_app.extensions["hookloupe.analyser"].notify(Committed(stored.capture_id, bin_id, captured))
     return stored
 

@@ -267,4 +267,7 @@ def events(bin_id: str) -> Response:
             return None
         return stream.summary_data(summary_json(row))
 
-    return event_stream_response(bin_id, last_id, render, event="request")
+    # Streams with the same matchers share each row's text, unless a matcher reads bodies
+    # (the shared rows carry none).
+    key = None if wanted.needs_body else ("api", str(wanted))
+    return event_stream_response(bin_id, last_id, render, event="request", render_key=key)

@@ -4,7 +4,7 @@ Route modules import this module, never each other."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -133,9 +133,11 @@ def event_stream_response(
     *,
     event: str,
     render_update: Callable[[Capture], str | None] | None = None,
+    render_key: Hashable | None = None,
 ) -> Response:
     """A text/event-stream response of the bin's new captures (see stream.capture_events)
-    holding one of this worker's stream slots; 503 with Retry-After when none is free."""
+    holding one of this worker's stream slots; 503 with Retry-After when none is free.
+    Streams with the same `render_key` share each row's rendered text."""
     slots: stream.StreamSlots = current_app.extensions["hookloupe.stream_slots"]
     if not slots.try_take():
         response = jsonify(error="too many open event streams on this worker; retry shortly")
@@ -143,7 +145,9 @@ def event_stream_response(
         response.headers["Retry-After"] = "2"
         return response
     app = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy, typed as Flask
-    events = stream.capture_events(app, bin_id, last_id, render, event=event, render_update=render_update)
+    events = stream.capture_events(
+        app, bin_id, last_id, render, event=event, render_update=render_update, render_key=render_key
+    )
     return Response(
         stream.guarded(slots, events),
         content_type="text/event-stream; charset=utf-8",

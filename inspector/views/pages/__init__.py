@@ -200,7 +200,12 @@ def stream_rows(bin_id: str) -> Response:
         return html.replace("\r", "&#13;")
 
     return event_stream_response(
-        bin_id, last_id, render, event="request", render_update=lambda row: render(row, oob=True)
+        bin_id,
+        last_id,
+        render,
+        event="request",
+        render_update=lambda row: render(row, oob=True),
+        render_key=("page", url, tuple(sorted(filters.items()))),
     )
 
 
