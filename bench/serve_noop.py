@@ -15,9 +15,10 @@ from inspector.cli import default_workers, serve_options  # noqa: E402
 
 
 class NoopServer(BaseApplication):
-    def __init__(self, options: dict, naive_db: str | None = None):
+    def __init__(self, options: dict, naive_db: str | None = None, bare: bool = False):
         self.options = options
         self.naive_db = naive_db
+        self.bare = bare
         super().__init__()
 
     def load_config(self):
@@ -29,6 +30,10 @@ class NoopServer(BaseApplication):
             from bench.naive_app import create_app as create_naive
 
             return create_naive(self.naive_db)
+        if self.bare:
+            from bench.bare_app import create_app as create_bare
+
+            return create_bare()
         from bench.noop_app import create_app
 
         return create_app()
@@ -40,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--workers", type=int, default=default_workers())
     parser.add_argument("--connections", type=int, default=1000)
+    parser.add_argument("--bare", action="store_true", help="serve bench/bare_app.py (plain WSGI, no Flask)")
     parser.add_argument("--naive-db", help="serve bench/naive_app.py (one SQLite row per request) with this database")
     parser.add_argument(
         "--worker-class",
@@ -51,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     options = serve_options(args.host, args.port, args.workers, args.connections)
     if args.worker_class == "sync":
         options.update(worker_class="sync")
-    NoopServer(options, args.naive_db).run()
+    NoopServer(options, args.naive_db, args.bare).run()
     return 0
 
 

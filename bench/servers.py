@@ -136,6 +136,11 @@ def noop_server(log_dir: Path, *, workers: int, connections: int) -> Server:
     return _serve_noop("noop", log_dir, "--workers", str(workers), "--connections", str(connections))
 
 
+def bare_server(log_dir: Path, *, workers: int, connections: int) -> Server:
+    """bench/bare_app.py (plain WSGI, no Flask) under the same gunicorn settings: the ceiling."""
+    return _serve_noop("bare", log_dir, "--bare", "--workers", str(workers), "--connections", str(connections))
+
+
 def sync_workers() -> int:
     """2 x cores + 1: gunicorn's documented starting point for sync workers."""
     return 2 * (os.cpu_count() or 1) + 1

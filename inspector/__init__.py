@@ -72,8 +72,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["hookloupe.clock"] = lambda: datetime.now(UTC)
     app.extensions["hookloupe.stream_slots"] = StreamSlots(int(app.config["STREAM_MAX_PER_WORKER"]))
     app.extensions["hookloupe.wait_slots"] = StreamSlots(int(app.config["WAIT_MAX_PER_WORKER"]))
-    # Every stream of the process learns from one read whether its bin changed (watch.py).
-    app.extensions["hookloupe.capture_marks"] = CaptureMarks(float(app.config["STREAM_POLL_S"]) / 2, app=app)
+    # One reader per process, every STREAM_POLL_S / 4 while anyone watches, wakes the streams
+    # and waits whose bin changed (watch.py).
+    app.extensions["hookloupe.capture_marks"] = CaptureMarks(float(app.config["STREAM_POLL_S"]) / 4, app=app)
 
     from inspector.analyser import Analyser
 

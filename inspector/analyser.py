@@ -51,9 +51,12 @@ log = logging.getLogger(__name__)
 
 # Rows analysed per read and per write transaction.
 BATCH = 256
-# Captures handed over but not analysed yet are held in memory up to this many body bytes;
-# beyond it a capture is left to the sweep, which reads it back from the database.
-QUEUE_BYTES = 32 * 1024 * 1024
+# Captures handed over but not analysed yet are held in memory up to this many bytes (as
+# `held_bytes` reckons them); beyond it a capture is left to the sweep, which reads it back
+# from the database. Memory a queue once held stays with the process (the allocator keeps it).
+QUEUE_BYTES = 8 * 1024 * 1024
+# What a queued capture costs beyond its body and header text: the Python objects around them.
+ITEM_OVERHEAD = 1024
 # Before each pass the analyser watches the process for this long (new captures gather into
 # the batch meanwhile, so one pass — one bins read, one write — serves many), and runs only
 # if captures were in flight for less than SATURATED of that time (see `_yield_to_capture`).
@@ -104,7 +107,7 @@ class Analyser:
         if self.mode == "inline":
             self.analyse_committed([committed])
         elif self.mode == "background":
-            size = len(committed.captured.body)
+            size = held_bytes(committed)
             with self._lock:
                 if self._queued_bytes + size > QUEUE_BYTES:
                     return  # memory is bounded: the sweep finds this row in the database later
@@ -206,7 +209,9 @@ class Analyser:
         it is taken at once, a page at a time from a random point, so that several processes
         share a backlog instead of repeating each other's work. `backlog_left` says whether a
         full page was taken (the thread then sweeps again without waiting)."""
-        recent_since = datetime.now(UTC) - timedelta(seconds=RECENT_S)
+        # Well beyond the longest a row waits in a deferring process's queue: rows of that
+        # age are taken at once, and a process still holding one would write it too.
+        recent_since = datetime.now(UTC) - timedelta(seconds=max(RECENT_S, 2 * self.max_defer_s))
         with self.app.app_context():
             recent = analysis_store.unanalysed_ids_since(recent_since, limit=SWEEP_PAGE)
             backlog = analysis_store.backlog_page(recent_since, limit=SWEEP_PAGE)
@@ -230,7 +235,8 @@ class Analyser:
             results.append(analysis_store.Result(item.capture_id, item.bin_id, generation, analysis))
         written = analysis_store.write(results) if results else 0
         if written:
-            self.app.extensions["hookloupe.capture_marks"].poke()  # streams and waits see it now
+            # Streams and waits on these bins see it now.
+            self.app.extensions["hookloupe.capture_marks"].poke({item.bin_id for item in batch})
         metrics.record_analysed(item.captured.received_at for item in batch if item.bin_id in bins)
         return written
 
@@ -282,6 +288,14 @@ class Analyser:
             except Exception:
                 log.exception("analysis pass failed")
                 self._stop.wait(1.0)
+
+
+def held_bytes(committed: Committed) -> int:
+    """What holding the capture in the queue costs, roughly: body, header and URL text, and
+    ITEM_OVERHEAD for the objects around them (a 1 KiB JSON capture is ~3 KiB of Python)."""
+    captured = committed.captured
+    text = sum(len(name) + len(value) for name, value in captured.headers) + len(captured.path)
+    return len(captured.body) + text + len(captured.query_string) + ITEM_OVERHEAD
 
 
 def sender_url(app: Flask, public_base: str | None, bin_id: str, captured: CapturedRequest) -> str:

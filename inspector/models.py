@@ -105,6 +105,8 @@ class Capture(Model):
         # Counts and filters over analysed columns are index scans, newest first.
         Index("ix_captures_bin_provider", "bin_id", "provider_id", "id"),
         Index("ix_captures_bin_verdict", "bin_id", "verdict", "id"),
+        # The facet counts (store.bin_stats) read only this index, never the rows.
+        Index("ix_captures_bin_stats", "bin_id", "provider_id", "verdict"),
         # The analysers' work list: rows not analysed (or awaiting re-verification).
         Index(
             "ix_captures_unanalysed",

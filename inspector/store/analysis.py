@@ -121,7 +121,9 @@ def write(results: Sequence[Result]) -> int:
             r.capture_id,
             r.generation,
         )
-        for r in results
+        # In id order: two writers locking the same rows in one order wait for each other
+        # instead of deadlocking (PostgreSQL).
+        for r in sorted(results, key=lambda r: r.capture_id)
     ]
     bin_ids = sorted({r.bin_id for r in results})
 

@@ -1,9 +1,10 @@
-"""Captures: list, page, stream, count, delete and prune them; exact counts over their analysis."""
+"""Captures: list, page, stream, count and delete them; exact counts over their analysis."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, LargeBinary, Select, TextClause, and_, bindparam, delete, func, or_, select, text
@@ -12,9 +13,26 @@ from sqlalchemy.orm.strategy_options import _AbstractLoad
 
 from inspector.db import db
 from inspector.matchers import NO_MATCHERS, Matchers, is_glob, misses, sql_glob
-from inspector.models import Bin, Capture
-from inspector.store.bins import delete_bin, expired_bin_ids
+from inspector.models import Capture
+from inspector.store import search
+from inspector.store.cleanup import clear_captures as clear_captures  # re-exported: store/__init__.py
+from inspector.store.cleanup import prune as prune
 from inspector.store.sql import SUMMARY_ONLY, execute_dml
+
+
+class CaptureList(list[Capture]):
+    """Captures found by `list_captures`, and where the search stopped: `scanned_to` is None
+    when it went through to the bin's oldest capture (or found `limit`), else the id of the
+    oldest capture it examined — the rest is older than that (pass it as `before`)."""
+
+    scanned_to: int | None = None
+
+
+# A bounded search (`scan_rows=`) also stops once it has spent this long checking rows in Python.
+SCAN_S = 0.2
+# What the API and the pages pass as `scan_rows`: one request searches this many of a bin's
+# captures at most (~50 ms of SQL scan on SQLite when `text` is narrowed in SQL).
+SCAN_ROWS = 20_000
 
 
 def list_captures(
@@ -28,7 +46,8 @@ def list_captures(
     event: str | None = None,
     verdict: str | None = None,
     matchers: Matchers = NO_MATCHERS,
-) -> list[Capture]:
+    scan_rows: int | None = None,
+) -> CaptureList:
     """Captures of a bin that pass the filters and `matchers`, newest first, without their
     bodies loaded (an empty list when none).
 
@@ -36,8 +55,16 @@ def list_captures(
     for text fields) in method, path, query string, content type, remote address and body;
     `provider` (an id, or "none"), `event` and `verdict` filter exactly. Matchers SQL cannot
     decide are checked row by row (inspector/matchers.py), reading on until `limit` pass.
+
+    `scan_rows` bounds a search that reads rows (`q`, or a matcher checked row by row): it
+    looks only at the newest `scan_rows` captures of the bin below `before`, and stops checking
+    rows after SCAN_S; `scanned_to` then says where to go on (see CaptureList). Filters served
+    by an index are not bounded. None: search until `limit` are found or the bin ends.
     """
-    query = select(Capture).options(*_loaded_for(matchers)).where(Capture.bin_id == bin_id)
+    by_python = _left_to_python(matchers)
+    scanning = bool(q) or by_python
+    in_bin = search.in_bin(bin_id) if scanning else Capture.bin_id == bin_id
+    query = select(Capture).options(*_loaded_for(matchers)).where(in_bin)
     if provider:
         query = query.where(_provider_is(provider))
     if event:
@@ -58,23 +85,48 @@ def list_captures(
             )
         )
     query = query.where(*_matcher_conditions(matchers))
-    newest_first = query.order_by(Capture.id.desc())
-    if not _left_to_python(matchers):
+    if not scanning:  # served by an index: no scan to bound
+        newest_first = query.order_by(Capture.id.desc())
         if before is not None:
             newest_first = newest_first.where(Capture.id < before)
-        return list(db.session.scalars(newest_first.limit(limit)))
-    return _checked(newest_first, matchers, limit=limit, before=before)
+        return CaptureList(db.session.scalars(newest_first.limit(limit)))
+    return _scanned(
+        query,
+        bin_id,
+        matchers if by_python else NO_MATCHERS,
+        limit=limit,
+        before=before,
+        scan_rows=scan_rows,
+    )
 
 
 def count_matching(bin_id: str, matchers: Matchers) -> int:
     """How many captures of the bin pass `matchers` (unanalysed ones do not pass a matcher
     on provider, event or verdict)."""
+    return count_within(bin_id, matchers, scan_rows=None).count
+
+
+@dataclass(frozen=True)
+class MatchCount:
+    """A count of matching captures: exact, or (`exact` False) a lower bound — those among
+    the captures from `scanned_to` up; older ones were not examined."""
+
+    count: int
+    exact: bool = True
+    scanned_to: int | None = None
+
+
+def count_within(bin_id: str, matchers: Matchers, *, scan_rows: int | None = SCAN_ROWS) -> MatchCount:
+    """Like `count_matching`; with `scan_rows`, matchers checked row by row look at no more
+    than the bin's newest `scan_rows` captures and stop after SCAN_S (the count is then a
+    lower bound). Counts SQL can decide are always exact."""
     conditions = _matcher_conditions(matchers)
     if not _left_to_python(matchers):
         count = select(func.count()).select_from(Capture).where(Capture.bin_id == bin_id, *conditions)
-        return int(db.session.execute(count).scalar_one())
-    rows = select(Capture).options(*_loaded_for(matchers)).where(Capture.bin_id == bin_id, *conditions)
-    return len(_checked(rows.order_by(Capture.id.desc()), matchers, limit=None))
+        return MatchCount(int(db.session.execute(count).scalar_one()))
+    rows = select(Capture).options(*_loaded_for(matchers)).where(search.in_bin(bin_id), *conditions)
+    found = _scanned(rows, bin_id, matchers, limit=None, before=None, scan_rows=scan_rows)
+    return MatchCount(len(found), exact=found.scanned_to is None, scanned_to=found.scanned_to)
 
 
 def wait_candidates(bin_id: str, after_id: int, matchers: Matchers, limit: int = 100) -> list[Capture]:
@@ -88,25 +140,76 @@ def wait_candidates(bin_id: str, after_id: int, matchers: Matchers, limit: int =
 # Rows read per query while checking matchers row by row (bodies are read for text and JSON).
 _CHECK_BATCH = 200
 _CHECK_BATCH_WITH_BODIES = 25
+# A scanning query looks at no more than this many of the bin's captures: its id range is
+# taken from the bin's index first, so that no statement runs long (on SQLite it holds up
+# the whole worker) and PostgreSQL reads the bin's index rather than walking the primary key
+# through every bin's rows.
+_WINDOW_ROWS = 5000
+
+
+def _scanned(
+    query: Select[Capture],
+    bin_id: str,
+    matchers: Matchers,
+    *,
+    limit: int | None,
+    before: int | None,
+    scan_rows: int | None,
+) -> CaptureList:
+    """The first `limit` rows of the bin's `query` (all when None) that pass `matchers`,
+    newest first from `before` down, read window by window of the bin's index. With
+    `scan_rows`, it stops after that many of the bin's captures or SCAN_S, and `scanned_to`
+    says where (see CaptureList)."""
+    floor = None if scan_rows is None else search.window_floor(bin_id, before, scan_rows)
+    deadline = None if scan_rows is None else time.monotonic() + SCAN_S
+    batch = _CHECK_BATCH_WITH_BODIES if matchers.needs_body else _CHECK_BATCH
+    found = CaptureList()
+    while True:
+        low = search.window_floor(bin_id, before, _WINDOW_ROWS)
+        if floor is not None and (low is None or low < floor):
+            low = floor
+        window = query if low is None else query.where(Capture.id >= low)
+        more = _checked(window.order_by(*search.newest_first()), matchers, found, limit, before, batch, deadline)
+        if more is not None:  # out of time inside the window
+            found.scanned_to = more
+            return found
+        if (limit is not None and len(found) >= limit) or low is None:
+            return found
+        before = low
+        if low == floor or (deadline is not None and time.monotonic() >= deadline):
+            found.scanned_to = low
+            return found
 
 
 def _checked(
-    newest_first: Select[Capture], matchers: Matchers, *, limit: int | None, before: int | None = None
-) -> list[Capture]:
-    """The first `limit` rows of the query (all when None) that pass `matchers`, read in
-    batches from `before` downwards."""
-    batch = _CHECK_BATCH_WITH_BODIES if matchers.needs_body else _CHECK_BATCH
-    found: list[Capture] = []
+    newest_first: Select[Capture],
+    matchers: Matchers,
+    found: CaptureList,
+    limit: int | None,
+    before: int | None,
+    batch: int,
+    deadline: float | None,
+) -> int | None:
+    """Add to `found` the rows of the query below `before` that pass `matchers`, read `batch`
+    at a time, until `limit` are found or the rows end (None). Past `deadline` (monotonic) it
+    stops after the batch in hand and returns the oldest id examined."""
     while limit is None or len(found) < limit:
         page = newest_first if before is None else newest_first.where(Capture.id < before)
-        rows = list(db.session.scalars(page.limit(batch)))
-        found += [row for row in rows if not misses(matchers, row)]
-        if len(rows) < batch:
-            break
+        wanted = batch if limit is None or matchers else limit - len(found)
+        rows = list(db.session.scalars(page.limit(wanted)))
+        for row in rows:
+            if not matchers or not misses(matchers, row):
+                found.append(row)
+                if limit is not None and len(found) == limit:
+                    return None
+        if len(rows) < wanted:
+            return None
         before = rows[-1].id
         if matchers.needs_body:
             db.session.expunge_all()  # bodies already checked need not stay in memory
-    return found if limit is None else found[:limit]
+        if deadline is not None and time.monotonic() >= deadline:
+            return before
+    return None
 
 
 def _loaded_for(matchers: Matchers) -> tuple[_AbstractLoad, ...]:
@@ -136,6 +239,8 @@ def _matcher_conditions(matchers: Matchers) -> list[ColumnElement[bool]]:
             condition = _glob_condition(Capture.event, term.value)
         elif term.name == "path":
             condition = _glob_condition(Capture.path, term.value)
+        elif term.name == "text":
+            condition = search.text_prefilter(term.value)
         if condition is not None:
             conditions.append(condition)
     return conditions
@@ -187,11 +292,13 @@ def highest_capture_id() -> int:
 def capture_marks(above_id: int) -> list[tuple[str, int, int, int]]:
     """Per bin, over its captures with id > `above_id`: (bin id, rows, highest id, analysed
     rows). A range of the primary key, so it stays cheap however many rows the table holds."""
-    query = (
-        select(Capture.bin_id, func.count(), func.max(Capture.id), func.count(Capture.verdict))
-        .where(Capture.id > above_id)
-        .group_by(Capture.bin_id)
-    )
+    # The ordered subquery keeps SQLite on the primary key: `GROUP BY bin_id` alone makes it
+    # read all of ix_captures_bin_id_id instead (every capture of every bin).
+    recent = select(Capture.bin_id, Capture.id, Capture.verdict).where(Capture.id > above_id).order_by(Capture.id)
+    recent_rows = recent.subquery()
+    query = select(
+        recent_rows.c.bin_id, func.count(), func.max(recent_rows.c.id), func.count(recent_rows.c.verdict)
+    ).group_by(recent_rows.c.bin_id)
     return [(bin_id, rows, highest, analysed) for bin_id, rows, highest, analysed in db.session.execute(query)]
 
 
@@ -230,45 +337,6 @@ def delete_capture(bin_id: str, capture_id: int) -> bool:
     deleted = execute_dml(delete(Capture).where(Capture.bin_id == bin_id, Capture.id == capture_id))
     db.session.commit()
     return deleted > 0
-
-
-def clear_captures(bin_id: str) -> int:
-    """Delete every capture of the bin; return how many there were."""
-    deleted = execute_dml(delete(Capture).where(Capture.bin_id == bin_id))
-    db.session.commit()
-    return deleted
-
-
-def prune(now: datetime, *, default_max: int, ttl_days: int) -> dict[str, int]:
-    """Delete captures beyond each bin's cap (oldest first) and bins idle past the TTL.
-
-    Returns counts `{"captures": n, "bins": n}`. Safe to run from several processes at once.
-    """
-    pruned = 0
-    over = db.session.execute(
-        select(Capture.bin_id, func.count(), Bin.max_requests)
-        .join(Bin, Bin.id == Capture.bin_id)
-        .group_by(Capture.bin_id, Bin.max_requests)
-        .having(func.count() > func.coalesce(Bin.max_requests, default_max))
-    ).all()
-    for bin_id, _count, bin_max in over:
-        keep = bin_max or default_max
-        boundary = db.session.scalar(
-            select(Capture.id).where(Capture.bin_id == bin_id).order_by(Capture.id.desc()).offset(keep - 1).limit(1)
-        )
-        if boundary is not None:
-            pruned += execute_dml(delete(Capture).where(Capture.bin_id == bin_id, Capture.id < boundary))
-    db.session.commit()
-    expired = 0
-    for bin_id in expired_bin_ids(now):  # ephemeral bins whose end has come
-        expired += int(delete_bin(bin_id))
-    if ttl_days > 0:
-        cutoff = now - timedelta(days=ttl_days)
-        recent = select(Capture.id).where(Capture.bin_id == Bin.id, Capture.received_at >= cutoff).exists()
-        stale = list(db.session.scalars(select(Bin.id).where(Bin.created_at < cutoff, ~recent)))
-        for bin_id in stale:
-            expired += int(delete_bin(bin_id))
-    return {"captures": pruned, "bins": expired}
 
 
 @dataclass(frozen=True)

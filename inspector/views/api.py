@@ -29,6 +29,7 @@ from inspector.bins import (
 from inspector.db import db
 from inspector.models import Bin, Capture
 from inspector.shapes import bin_json, request_json, stats_json, summary_json
+from inspector.store.captures import SCAN_ROWS
 from inspector.views.common import (
     base_url,
     bin_or_404,
@@ -130,6 +131,7 @@ def update_bin(bin_id: str) -> Response:
 
 @bp.delete("/api/bins/<bin_id>")
 def delete_bin(bin_id: str) -> tuple[str, int]:
+    store.clear_captures(bin_id)  # in batches first: one large DELETE would stall capture
     if not store.delete_bin(bin_id):
         abort(404, description=f"no bin named {bin_id!r}")
     return "", 204
@@ -145,6 +147,8 @@ def list_requests(bin_id: str) -> Response:
     bin_or_404(bin_id)
     wanted = _matchers("limit", "before", "after", "q")
     limit = _int_arg("limit", low=1, high=MAX_PAGE) or DEFAULT_PAGE
+    # A search that reads rows (q, text, json, …) looks at a bounded share of a large bin per
+    # call, so one request never holds its worker for long; next_before says where to go on.
     rows = store.list_captures(
         bin_id,
         limit=limit,
@@ -152,8 +156,9 @@ def list_requests(bin_id: str) -> Response:
         after=_int_arg("after", low=0),
         q=_text_arg("q"),
         matchers=wanted,
+        scan_rows=SCAN_ROWS,
     )
-    next_before = rows[-1].id if len(rows) == limit else None
+    next_before = rows[-1].id if len(rows) == limit else rows.scanned_to
     return jsonify(requests=[summary_json(row) for row in rows], next_before=next_before)
 
 
