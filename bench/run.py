@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import analysis, held, lag, live, load, scale, servers, viewers, wait  # noqa: E402
+from bench import analysis, held, lag, live, load, parse_with_quick, scale, servers, viewers, wait  # noqa: E402
 from bench.load import LoadResult  # noqa: E402
 from inspector.cli import default_workers  # noqa: E402
 
@@ -177,10 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = build_parser()
-    if parser.parse_known_args(argv)[0].quick:
-        parser.set_defaults(**QUICK)
-    return parser.parse_args(argv)
+    return parse_with_quick(build_parser(), QUICK, argv)
 
 
 def main(argv: list[str] | None = None) -> int:

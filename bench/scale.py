@@ -40,7 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import load, scale_data, servers  # noqa: E402
+from bench import load, parse_with_quick, scale_data, servers  # noqa: E402
 from inspector.cli import default_workers  # noqa: E402
 
 # The instance default: no bin is pruned unless its own max_requests says so.
@@ -549,10 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = build_parser()
-    if parser.parse_known_args(argv)[0].quick:
-        parser.set_defaults(**QUICK)
-    return parser.parse_args(argv)
+    return parse_with_quick(build_parser(), QUICK, argv)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,7 +53,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import load, servers  # noqa: E402
+from bench import load, parse_with_quick, servers  # noqa: E402
 from bench.load import percentile  # noqa: E402
 from inspector import config  # noqa: E402
 from inspector.cli import default_workers  # noqa: E402
@@ -546,10 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = build_parser()
-    if parser.parse_known_args(argv)[0].quick:
-        parser.set_defaults(**QUICK)
-    return parser.parse_args(argv)
+    return parse_with_quick(build_parser(), QUICK, argv)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -64,7 +64,6 @@ def capture_events(
     render_update: Callable[[Capture], str | None] | None = None,
     render_key: Hashable | None = None,
     clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[str]:
     """Yield SSE text: every capture of `bin_id` with id > `last_id`, in id order, as
     `render(row)` (a row rendered as None is skipped); a comment as heartbeat; ends when the
@@ -92,7 +91,7 @@ def capture_events(
     serving: Callable[[], bool] = app.extensions.get("hookloupe.serving", lambda: True)
     # Ends early when the worker stops, so a graceful stop does not wait for open pages (they
     # reconnect, with Last-Event-ID, to a worker that is still serving).
-    marks: CaptureMarks | None = app.extensions.get("hookloupe.capture_marks")
+    marks: CaptureMarks = app.extensions["hookloupe.capture_marks"]
     seen_mark: tuple[int, int, int] | None = None
     waiting = False  # rows held back for their analysis, or sent before it and awaited
     while clock() - started < float(app.config["STREAM_MAX_S"]) and serving():
@@ -100,29 +99,25 @@ def capture_events(
         # bin's mark moves (watch.py), its heartbeat is due or, while rows wait for their
         # analysis, the next poll; and wakes every SERVING_CHECK_S to notice a stopping worker.
         # An idle page costs no query and no wake-up but its heartbeat's.
-        mark = None
-        if marks is not None:
-            if seen_mark is None:
-                timeout = 0.0
-            elif waiting:
-                timeout = poll
-            else:
-                timeout = min(heartbeat - (clock() - last_beat), SERVING_CHECK_S)
-            mark = marks.wait_change(bin_id, seen_mark, max(0.0, timeout))
-            if mark == seen_mark and not waiting:
-                if clock() - last_beat < heartbeat:
-                    continue
-                with app.app_context():
-                    gone = not feed.bin_exists(bin_id, max_age=heartbeat / 2)
-                if gone:
-                    yield sse_message("bin deleted", event="bin_deleted")
-                    return
-                yield ": keep-alive\n\n"
-                last_beat = clock()
-                continue
-            seen_mark = mark
+        if seen_mark is None:
+            timeout = 0.0
+        elif waiting:
+            timeout = poll
         else:
-            sleep(poll)
+            timeout = min(heartbeat - (clock() - last_beat), SERVING_CHECK_S)
+        mark = marks.wait_change(bin_id, seen_mark, max(0.0, timeout))
+        if mark == seen_mark and not waiting:
+            if clock() - last_beat < heartbeat:
+                continue
+            with app.app_context():
+                gone = not feed.bin_exists(bin_id, max_age=heartbeat / 2)
+            if gone:
+                yield sse_message("bin deleted", event="bin_deleted")
+                return
+            yield ": keep-alive\n\n"
+            last_beat = clock()
+            continue
+        seen_mark = mark
         with app.app_context():
             since, recent = feed.rows(bin_id, mark, last_id, lookback=lookback, shared=render_key is not None)
             rows = since
@@ -150,9 +145,6 @@ def capture_events(
                 if len(unanalysed_sent) > MAX_AWAITED:
                     unanalysed_sent = set(sorted(unanalysed_sent)[-MAX_AWAITED:])
             waiting = len(rows) < arrived or bool(unanalysed_sent)
-            if marks is None and clock() - last_beat >= heartbeat and store.get_bin(bin_id) is None:
-                yield sse_message("bin deleted", event="bin_deleted")
-                return
         for row in rows:
             seen.add(row.id)
             last_id = max(last_id, row.id)
@@ -184,14 +176,14 @@ class StreamFeed:
     ) -> tuple[list[Capture], list[Capture]]:
         """(captures with id > last_id, captures of the late-commit window when `lookback`),
         from the read made at this `mark` when one covers `last_id`, else read now (and kept
-        for the others when `shared` and the mark is known). Runs in an app context."""
+        for the others when `shared`). Runs in an app context."""
         with self._lock:
-            cached = self._reads.get(bin_id) if shared and mark is not None else None
+            cached = self._reads.get(bin_id) if shared else None
         if cached is not None and cached[0] == mark and cached[1] <= last_id:
             return [row for row in cached[2] if row.id > last_id], cached[3]
         since = store.captures_since(bin_id, last_id)
         recent = _recent(bin_id) if lookback else []
-        if shared and mark is not None:
+        if shared:
             with self._lock:
                 self._reads[bin_id] = (mark, last_id, since, recent)
                 _trim(self._reads, self.MAX_BINS)

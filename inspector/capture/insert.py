@@ -221,7 +221,7 @@ def store_capture(
         "handshake": handshake,
     }
     if sqlite:
-        stored = _store_on_sqlite(engine, values, forward=forward)
+        stored = _store_on_sqlite(engine, values, forward=forward, received_at=captured.received_at)
     else:
         stored = _store_on_postgres(engine, {**values, "forward": forward})
     if isinstance(stored, StoredCapture):
@@ -230,7 +230,9 @@ def store_capture(
     return stored
 
 
-def _store_on_sqlite(engine: Engine, values: dict[str, Any], *, forward: bool) -> StoredCapture | BinExpired | None:
+def _store_on_sqlite(
+    engine: Engine, values: dict[str, Any], *, forward: bool, received_at: datetime
+) -> StoredCapture | BinExpired | None:
     """The lookup and inserts as statements of a group-commit batch (see store_capture)."""
     params = tuple(values[name] for name in INSERTED_COLUMNS)
     sql = _SQL["sqlite"]
@@ -241,8 +243,7 @@ def _store_on_sqlite(engine: Engine, values: dict[str, Any], *, forward: bool) -
         if row is None:
             return None
         target = _target(values["bin_id"], row)
-        received_at = _aware(values["received_at"])
-        if received_at is not None and target.has_expired(received_at):
+        if target.has_expired(received_at):
             return BinExpired(target.expires_at or received_at)
         cursor.execute(sql["insert"], params)
         capture_id = cursor.fetchone()[0]
@@ -261,7 +262,6 @@ def _store_on_postgres(engine: Engine, params: dict[str, Any]) -> StoredCapture 
         raw = engine.raw_connection()
         connection: Any = raw.driver_connection
         try:
-            connection.rollback()  # the pool's ping may have opened a transaction
             connection.autocommit = True
             try:
                 row = connection.execute(_POSTGRES_CAPTURE, params).fetchone()
