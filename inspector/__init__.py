@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from flask import Flask
 
 # Settings that must stay text even when the environment value looks like JSON (e.g. "1234").
-_TEXT_SETTINGS = ("SECRET_KEY", "PASSWORD", "DATABASE_URL", "BASE_URL")
+_TEXT_SETTINGS = ("SECRET_KEY", "PASSWORD", "DATABASE_URL", "BASE_URL", "AUTH_HEADER", "AUTH_PROXY_IPS")
 
 
 def _resource_dir(name: str) -> str:
@@ -62,7 +62,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from inspector import logs
     from inspector.stream import StreamSlots
-    from inspector.views import api, capture, metrics, pages, replay, security
+    from inspector.views import access_api, api, auth, capture, metrics, pages, replay, security
     from inspector.views import openapi as openapi_views
     from inspector.views import secrets as secrets_views
     from inspector.views.common import URL_CONVERTERS
@@ -96,9 +96,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(secrets_views.bp)
     app.register_blueprint(openapi_views.bp)
     app.register_blueprint(pages.bp)
+    from inspector.views.pages import manage as manage_pages  # tokens, all bins, a bin's sharing
+
+    app.register_blueprint(manage_pages.bp)
     app.register_blueprint(metrics.bp)
+    app.register_blueprint(access_api.bp)
+    from inspector.views import share as share_views  # a bin's read-only shared page (/s/<token>)
+
+    app.register_blueprint(share_views.bp)
     logs.init_app(app)  # first: a request refused by a guard still gets its id
     security.init_app(app)
+    auth.init_app(app)  # after the body-size and cross-site guards: they need no database
 
     if app.config["PRUNE_INTERVAL_S"] and not app.testing:
         from inspector.janitor import start_janitor

@@ -231,7 +231,7 @@ class Analyser:
                 continue  # the bin was deleted meanwhile
             generation, public_base, secrets = bins[item.bin_id]
             url = sender_url(self.app, public_base, item.bin_id, item.captured)
-            analysis = analyse(item.captured, secrets, public_url=url)
+            analysis = analyse(item.captured, secrets, public_url=url, redacted=item.redacted)
             results.append(analysis_store.Result(item.capture_id, item.bin_id, generation, analysis))
         written = analysis_store.write(results) if results else 0
         if written:
@@ -312,7 +312,8 @@ def verify_now(app: Flask, bin_: Bin, row: Capture, *, at: datetime) -> Verifica
     the bin's secrets and stores nothing."""
     secrets = secret_values(store.list_secrets(bin_.id), app.config["SECRET_KEY"])
     captured = captured_from_row(row)
-    return verify_as_of(captured, secrets, public_url=sender_url(app, bin_.public_base_url, bin_.id, captured), at=at)
+    url = sender_url(app, bin_.public_base_url, bin_.id, captured)
+    return verify_as_of(captured, secrets, public_url=url, at=at, redacted=row.redacted or ())
 
 
 def analyser_of(app: Flask) -> Analyser:

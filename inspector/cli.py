@@ -157,16 +157,20 @@ def listen(args: argparse.Namespace) -> int:
     if not is_http_url(args.to):
         print(f"hookloupe listen: --to must be an http(s) URL, not {args.to!r}", file=sys.stderr)
         return 2
-    relay = None
+    from inspector.remote import token
+
     try:
-        relay = Relay(args.bin_url, args.to, out=lambda line: print(line, flush=True))
+        relay = Relay(args.bin_url, args.to, out=lambda line: print(line, flush=True), token=token(args.token))
+    except RelayError as error:  # a bin URL that names no bin: a usage error, retrying cannot help
+        print(f"hookloupe listen: {error}", file=sys.stderr)
+        return 2
+    try:
         relay.run()
     except RelayError as error:
         print(f"hookloupe listen: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        if relay is not None:
-            print(f"\nstopped: {relay.relayed} relayed, {relay.failed} failed", flush=True)
+        print(f"\nstopped: {relay.relayed} relayed, {relay.failed} failed", flush=True)
     return 0
 
 
@@ -338,6 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     listen_cmd = commands.add_parser("listen", help="relay a bin's new captures to a local URL")
     listen_cmd.add_argument("bin_url", help="the bin's page URL or capture URL")
     listen_cmd.add_argument("--to", required=True, help="local target base URL, e.g. http://localhost:3000/hooks")
+    listen_cmd.add_argument("--token", help="API token (default: HOOKLOUPE_TOKEN); never printed")
     listen_cmd.set_defaults(func=listen)
 
     send_cmd = commands.add_parser("send", help="send a correctly signed sample webhook of a provider")

@@ -87,6 +87,7 @@ class Client:
     """A connection to one Hookloupe server. `url` is its base (`http://host:port[/prefix]`), and
     may carry `user:password@` (sent as HTTP Basic); else `token`, when given, is sent as a
     Bearer token. `timeout` (seconds) bounds every call except waits, which get their own.
+    `redacted=True` has the server redact every capture it answers with the bin's rules.
     `transport` replaces httpx's network (tests). Use as a context manager, or call `close()`."""
 
     def __init__(
@@ -96,6 +97,7 @@ class Client:
         *,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        redacted: bool = False,
     ) -> None:
         parts = urlsplit(url.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -112,7 +114,12 @@ class Client:
             self._secrets.append(base64.b64encode(f"{user}:{password}".encode()).decode())
         elif token:
             headers["Authorization"] = f"Bearer {token}"
-        self._http = httpx.Client(base_url=self.url, auth=auth, headers=headers, timeout=timeout, transport=transport)
+        # `redacted`: the server applies each bin's redaction rules to every capture it answers
+        # (`redact=true`, which every route ignores but those that answer captures).
+        params = {"redact": "true"} if redacted else None
+        self._http = httpx.Client(
+            base_url=self.url, auth=auth, headers=headers, params=params, timeout=timeout, transport=transport
+        )
 
     def __repr__(self) -> str:
         return f"Client({self.url!r})"

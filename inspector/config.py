@@ -4,8 +4,22 @@
 DATABASE_URL = None
 # Key for encrypting secrets and signing cookies; None means generate once into instance/.
 SECRET_KEY = None
-# Optional password guarding the UI and API (never /h/).
+# Optional password guarding the UI and API (never /h/): the pages sign in with it (a session
+# cookie), scripts send it as HTTP Basic or use API tokens instead (README "Sharing and access").
 PASSWORD = None
+# A signed-in browser session lasts this many hours; changing PASSWORD ends every session.
+SESSION_HOURS = 12
+# Optional header naming the signed-in user, set by an SSO proxy in front of us (e.g.
+# X-Forwarded-User); honoured only on connections from AUTH_PROXY_IPS.
+AUTH_HEADER = None
+# Addresses (comma-separated IPs or networks) whose AUTH_HEADER is believed.
+AUTH_PROXY_IPS = "127.0.0.1,::1"
+# Sign-in attempts and requests with wrong credentials (password or token) allowed per client
+# address; beyond it, 429 until the window passes.
+AUTH_FAILURE_LIMIT = "10 per minute"
+# Where those counts are kept (Flask-Limiter storage): memory:// counts per worker process;
+# redis://host:6379 shares them between workers and hosts.
+RATELIMIT_STORAGE_URI = "memory://"
 # Bodies larger than this are answered 413 and stored truncated to this many bytes.
 MAX_BODY_BYTES = 10 * 1024 * 1024
 # Oldest captures beyond this many per bin are pruned.

@@ -100,7 +100,8 @@ def _version() -> str:
 def main(url: str, token: str | None) -> int:
     """Serve MCP on stdin/stdout until the client closes it; 2 when `url` is unusable."""
     try:
-        client = Client(url, token)
+        # MCP output goes to a model and its logs: always with the bins' redaction rules.
+        client = Client(url, token, redacted=True)
     except HookloupeError as error:
         print(f"hookloupe mcp: {error}", file=sys.stderr)
         return 2

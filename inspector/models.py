@@ -65,6 +65,13 @@ class Bin(Model):
     # An ephemeral bin's end: from then on capture and the API answer 410 and the janitor
     # deletes it. None never expires (BIN_TTL_DAYS still applies).
     expires_at: Mapped[datetime | None] = mapped_column(UTC_DATETIME, index=True)
+    # Redaction rules (redaction.py): {"headers", "json_paths", "form_fields", "patterns",
+    # "at_capture", "for_owner"}; None means the defaults (the usual credential headers).
+    redact: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The rules redaction at capture applies, as canonical JSON text, while `at_capture` is on;
+    # None otherwise. The capture path's insert compares it, so a capture is never stored
+    # under rules that changed while it was being redacted (capture/insert.py).
+    capture_redaction: Mapped[str | None] = mapped_column(Text)
 
 
 class Capture(Model):
@@ -97,6 +104,9 @@ class Capture(Model):
     signature: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Set when Hookloupe answered a provider handshake instead of the bin's response.
     handshake: Mapped[str | None] = mapped_column(Text)
+    # What redaction "at capture" replaced before the row was written, in words (e.g.
+    # ["header Authorization", "body json $.card"]); None when nothing was.
+    redacted: Mapped[list[str] | None] = mapped_column(JSON)
 
     # AUTOINCREMENT on SQLite: ids are never reused after deletes, because event streams and
     # `hookloupe listen` resume after the last id they saw.
@@ -175,3 +185,59 @@ class ForwardJob(Model):
     capture: Mapped[Capture] = relationship()
 
     __table_args__ = (Index("ix_forward_jobs_due", "state", "next_attempt_at"),)
+
+
+class ApiToken(Model):
+    """An API token: only its SHA-256 digest is stored; scoped read < write < admin,
+    optionally to one bin (deleted with it)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    label: Mapped[str] = mapped_column(String(100))
+    scope: Mapped[str] = mapped_column(String(8))
+    bin_id: Mapped[str | None] = mapped_column(String(64), ForeignKey("bins.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTC_DATETIME)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTC_DATETIME)
+
+
+class ShareLink(Model):
+    """A read-only link to one bin's page (`/s/<token>`): only the token's digest is stored."""
+
+    __tablename__ = "share_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    bin_id: Mapped[str] = mapped_column(String(64), ForeignKey("bins.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTC_DATETIME)
+    expires_at: Mapped[datetime | None] = mapped_column(UTC_DATETIME)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTC_DATETIME)
+    # Whether the shared page offers the raw body download.
+    allow_raw: Mapped[bool] = mapped_column(default=False)
+
+
+class Activity(Model):
+    """Who did what to a bin, and when. No foreign key: a bin's deletion stays on record."""
+
+    __tablename__ = "activity"
+    __table_args__ = (Index("ix_activity_bin_id_id", "bin_id", "id"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    bin_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTC_DATETIME)
+    # "admin", "admin (alice via X-Forwarded-User)", "token “ci” (#3)", "anyone (no password)".
+    actor: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class SignIn(Model):
+    """A signed-in browser session (the cookie holds the plain id): signing out deletes the
+    row, so a copied cookie stops working too."""
+
+    __tablename__ = "sign_ins"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTC_DATETIME)
+    expires_at: Mapped[datetime] = mapped_column(UTC_DATETIME)

@@ -8,6 +8,7 @@ from typing import Any
 
 from inspector.capture.request import query_pairs
 from inspector.models import Bin, Capture, Delivery, Secret
+from inspector.redaction import rules_json, rules_of
 from inspector.signing import providers
 from inspector.signing.analysis import stored_verification
 from inspector.signing.verify import Verification, verification_to_json
@@ -37,6 +38,7 @@ def bin_json(bin_: Bin, *, base_url: str, request_count: int, default_max: int) 
         "handshakes": bin_.handshakes,
         "public_base_url": bin_.public_base_url,
         "expires_at": iso(bin_.expires_at) if bin_.expires_at else None,
+        "redact": rules_json(rules_of(bin_)),
     }
 
 
@@ -82,6 +84,8 @@ def request_json(row: Capture, verification: Verification | None = None) -> dict
         "body_truncated": row.body_truncated,
         "body_incomplete": row.body_incomplete,
         "handshake": row.handshake,
+        # What redaction at capture replaced before the row was written (redaction.py).
+        "redacted": row.redacted or [],
         "signature": verification_to_json(verification) if verification else stored_signature_json(row),
     }
 

@@ -63,6 +63,7 @@ def capture_events(
     event: str = "request",
     render_update: Callable[[Capture], str | None] | None = None,
     render_key: Hashable | None = None,
+    alive: Callable[[], bool] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Iterator[str]:
     """Yield SSE text: every capture of `bin_id` with id > `last_id`, in id order, as
@@ -77,7 +78,11 @@ def capture_events(
     The streams of a process share their reads (StreamFeed): a bin's new rows are read once
     per change, and, for streams that give the same `render_key` (their render functions give
     the same text for a row), each row is rendered once. A render that reads a row's body
-    must not give a key: shared rows carry no body."""
+    must not give a key: shared rows carry no body.
+
+    `alive()` (in an app context, every SERVING_CHECK_S) says whether the viewer may still see
+    the bin: when it turns false (a share link revoked or expired) the stream sends event
+    `access_ended` and ends."""
     poll = float(app.config["STREAM_POLL_S"])
     heartbeat = float(app.config["STREAM_HEARTBEAT_S"])
     wait_for_analysis = timedelta(seconds=float(app.config["ANALYSIS_WAIT_S"]))
@@ -94,7 +99,15 @@ def capture_events(
     marks: CaptureMarks = app.extensions["hookloupe.capture_marks"]
     seen_mark: tuple[int, int, int] | None = None
     waiting = False  # rows held back for their analysis, or sent before it and awaited
+    checked_alive = clock()
     while clock() - started < float(app.config["STREAM_MAX_S"]) and serving():
+        if alive is not None and clock() - checked_alive >= SERVING_CHECK_S:
+            checked_alive = clock()
+            with app.app_context():
+                still = alive()
+            if not still:
+                yield sse_message("access ended", event="access_ended")
+                return
         # Query the bin only when something may have changed: the stream sleeps until its
         # bin's mark moves (watch.py), its heartbeat is due or, while rows wait for their
         # analysis, the next poll; and wakes every SERVING_CHECK_S to notice a stopping worker.

@@ -59,6 +59,9 @@ def app(backend, tmp_path, monkeypatch):
             "DATABASE_URL": database_for(backend, tmp_path),
             "SECRET_KEY": "test-secret-key",
             "ANALYSER": "inline",
+            # Page tests post without a CSRF token; CSRF itself is tested on (test_auth.py and
+            # every browser test, whose gunicorn server runs the real settings).
+            "WTF_CSRF_ENABLED": False,
         }
     )
     yield app
@@ -166,3 +169,30 @@ def read_stream(response, until: str, max_chunks: int = 50) -> str:
 def fast_stream(app):
     """Event streams that poll every 10 ms and end after 2 s."""
     app.config.update(STREAM_POLL_S=0.01, STREAM_MAX_S=2)
+
+
+# --- the browser tests: Debian's chromium driven by Playwright (no browser download) ---------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+BROWSER_MARKS = [
+    pytest.mark.browser,
+    pytest.mark.server,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"browser tests need Debian's chromium at {CHROMIUM}"),
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

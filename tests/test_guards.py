@@ -26,6 +26,7 @@ def test_an_opaque_origin_is_refused_by_the_app(client):
         ("POST", "/api/bins", {"Sec-Fetch-Site": "same-site", "Content-Type": "application/json"}, 403),
         ("POST", "/api/bins", {"Origin": "https://evil.example"}, 403),
         ("POST", "/api/bins", {"Origin": "null"}, 403),
+        ("POST", "/signin", {"Origin": "null", "Sec-Fetch-Site": "cross-site"}, 403),
         ("DELETE", "/bins/b1/requests", {"Origin": "http://localhost.evil.example"}, 403),
         ("POST", "/bins/b1/secrets", {"Sec-Fetch-Site": "cross-site"}, 403),
     ],
@@ -49,6 +50,8 @@ def test_requests_a_foreign_page_could_send_are_refused(method, path, headers, s
         ),
         ("GET", "/api/bins", {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}),
         ("POST", "/api/bins", {"Sec-Fetch-Site": "none"}),
+        # A plain form post from our own page under no-referrer: the browser says same-origin.
+        ("POST", "/signin", {"Origin": "null", "Sec-Fetch-Site": "same-origin"}),
     ],
 )
 def test_own_pages_scripts_and_reads_pass(method, path, headers):

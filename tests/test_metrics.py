@@ -234,7 +234,9 @@ def test_no_label_names_a_bin(client, bin_id):
 def test_metrics_need_the_password_when_one_is_set(app, client):
     app.config["PASSWORD"] = "s3cret"
     refused = client.get("/metrics")
-    assert refused.status_code == 401 and refused.json == {"error": "this Hookloupe instance needs its password"}
+    assert refused.status_code == 401 and refused.json == {
+        "error": "this Hookloupe instance needs a password or an API token"
+    }
     assert client.get("/metrics", headers=basic("wrong")).status_code == 401
     scrape(client, headers=basic("s3cret"))
 

@@ -9,6 +9,7 @@ The run is derandomized (the same examples every time, so a failure reproduces) 
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -33,7 +34,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from schemathesis.specs.openapi.definitions import OPENAPI_31
 
-from inspector.openapi import openapi_document
+from inspector.openapi import endpoint, openapi_document
 
 BASE = "http://hooks.example.com"
 # Flask's names for the path variables, as the document spells them.
@@ -129,11 +130,11 @@ def test_every_operation_documents_json_errors_with_the_error_schema():
             if method == "parameters":
                 continue
             statuses = {int(s) for s in operation["responses"]}
-            assert 401 in statuses, (method, path)
+            assert {401, 403, 429} <= statuses, (method, path)
             if "{bin}" in path:
                 assert {404, 410} <= statuses, (method, path)
             if method in ("post", "patch", "delete"):
-                assert {403, 415} <= statuses, (method, path)
+                assert 415 in statuses, (method, path)
             if "requestBody" in operation:
                 assert {400, 413} <= statuses, (method, path)
             for status in statuses - {200, 201, 204, 414, 431}:
@@ -147,6 +148,40 @@ def test_stream_and_raw_body_media_types():
     events = paths["/api/bins/{bin}/events"]["get"]["responses"]["200"]["content"]
     raw = paths["/api/bins/{bin}/requests/{id}/raw"]["get"]["responses"]["200"]["content"]
     assert list(events) == ["text/event-stream"] and list(raw) == ["application/octet-stream"]
+
+
+def test_security_is_basic_with_the_password_or_a_bearer_token_or_none():
+    document = documented()
+    schemes = document["components"]["securitySchemes"]
+    assert {name: (s["type"], s["scheme"]) for name, s in schemes.items()} == {
+        "password": ("http", "basic"),
+        "token": ("http", "bearer"),
+    }
+    # None at all is allowed too: an instance without a password is open.
+    assert document["security"] == [{}, {"password": []}, {"token": []}]
+    assert "`/healthz` and capture (`/h/{bin}`) never need credentials" in document["info"]["description"]
+    assert not any(path.startswith(("/h/", "/healthz")) for path in document["paths"])
+
+
+def test_each_operation_lists_the_scope_its_route_needs_as_the_token_role():
+    scopes = {}
+    for path, item in documented()["paths"].items():
+        for method, operation in item.items():
+            assert operation["security"][:2] == [{}, {"password": []}]
+            [scope] = operation["security"][2]["token"]
+            scopes[method, path] = scope
+    assert scopes["get", "/api/bins/{bin}/requests"] == "read"
+    assert scopes["patch", "/api/bins/{bin}"] == "write"
+    assert scopes["post", "/api/tokens"] == scopes["get", "/api/bins"] == "admin"
+
+
+def test_redact_is_a_boolean_parameter_of_what_shows_captures():
+    paths = documented()["paths"]
+    shown = ("/requests", "/requests/{id}", "/requests/{id}/raw", "/requests/wait", "/events")
+    for path in shown:
+        operation = paths[f"/api/bins/{{bin}}{path}"]["get"]
+        [redact] = [p for p in operation["parameters"] if p.get("name") == "redact"]
+        assert redact["in"] == "query" and redact["schema"] == {"type": "boolean"}, path
 
 
 def test_matchers_are_query_parameters_of_list_count_wait_and_events():
@@ -178,23 +213,30 @@ def as_openapi_path(rule: str) -> str:
 
 def test_document_and_app_list_the_same_endpoints(app):
     routed = {
-        (method.lower(), as_openapi_path(rule.rule))
+        (method.lower(), as_openapi_path(rule.rule)): rule.endpoint
         for rule in app.url_map.iter_rules()
         if rule.rule.startswith("/api/")
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
     }
     document = documented()
-    listed = {(method, path) for path, item in document["paths"].items() for method in item if method != "parameters"}
-    assert sorted(listed - routed) == [], "documented but not routed"
-    assert sorted(routed - listed) == [], "routed but not documented"
+    listed = {
+        (method, path): endpoint(operation["operationId"])
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    }
+    assert sorted(listed.keys() - routed.keys()) == [], "documented but not routed"
+    assert sorted(routed.keys() - listed.keys()) == [], "routed but not documented"
+    # Each operation names its route's view (whose access rule gives the token role).
+    assert listed == routed
 
 
 def test_documented_limits_are_the_views_limits():
-    from inspector import openapi
-    from inspector.views import api
+    from inspector import openapi, openapi_schemas
+    from inspector.views import access_api, api
 
     assert (openapi.DEFAULT_PAGE, openapi.MAX_PAGE) == (api.DEFAULT_PAGE, api.MAX_PAGE)
     assert (openapi.DEFAULT_WAIT_S, openapi.MAX_WAIT_S) == (api.DEFAULT_WAIT_S, api.MAX_WAIT_S)
+    assert openapi_schemas.MAX_TOKEN_LABEL == access_api.MAX_LABEL
 
 
 def test_served_document_is_the_document_for_the_callers_base_url(client):
@@ -215,11 +257,14 @@ def test_answers_of_the_test_client_match_their_schemas(client):
     bin_ = client.post("/api/bins", json={"name": "shapes"})
     assert bin_.status_code == 201
     assert_shape(document, "Bin", bin_.json)
-    capture = client.post("/h/shapes/orders?x=1", data=b'{"id": 7}', headers={"X-GitHub-Event": "push"})
-    rid = capture.json["request_id"]
-    assert_shape(document, "RequestList", client.get("/api/bins/shapes/requests").json)
+    headers = {"X-GitHub-Event": "push", "Authorization": "Bearer abc"}
+    rid = client.post("/h/shapes/orders?x=1", data=b'{"id": 7}', headers=headers).json["request_id"]
+    assert_shape(document, "RequestList", client.get("/api/bins/shapes/requests?redact=true").json)
     assert_shape(document, "Request", client.get(f"/api/bins/shapes/requests/{rid}").json)
     assert_shape(document, "Request", client.get(f"/api/bins/shapes/requests/{rid}?at=now").json)
+    redacted = client.get(f"/api/bins/shapes/requests/{rid}?redact=true").json
+    assert_shape(document, "Request", redacted)
+    assert redacted["redacted"] == ["header Authorization"]
     assert_shape(document, "Stats", client.get("/api/bins/shapes/stats").json)
     secret = client.post("/api/bins/shapes/secrets", json={"label": "gh", "value": "s3cret", "provider": "github"})
     assert secret.status_code == 201
@@ -228,12 +273,45 @@ def test_answers_of_the_test_client_match_their_schemas(client):
     assert_shape(document, "DeliveryList", client.get(f"/api/bins/shapes/requests/{rid}/deliveries").json)
     patched = client.patch(
         "/api/bins/shapes",
-        json={"response": {"status": 202, "headers": {"X-A": "b"}}, "forward": {"url": "http://127.0.0.1:9/in"}},
+        json={
+            "response": {"status": 202, "headers": {"X-A": "b"}},
+            "forward": {"url": "http://127.0.0.1:9/in"},
+            "redact": {"json_paths": ["id"], "for_owner": True},
+        },
     )
     assert patched.status_code == 200
     assert_shape(document, "Bin", patched.json)
+    assert patched.json["redact"]["json_paths"] == ["id"] and patched.json["redact"]["headers"]
     for error in (client.get("/api/bins/nope"), client.post("/api/bins", json={"name": "shapes"})):
         assert_shape(document, "Error", error.json)
+
+
+def test_access_answers_match_their_schemas(app, client):
+    document = documented()
+    client.post("/api/bins", json={"name": "shapes"})
+    assert_shape(document, "BinList", client.get("/api/bins").json)
+    share = client.post("/api/bins/shapes/shares", json={"expires_in_s": 60, "allow_raw": True})
+    assert share.status_code == 201
+    assert_shape(document, "CreatedShare", share.json)
+    assert_shape(document, "ShareList", client.get("/api/bins/shapes/shares").json)
+    assert_shape(document, "ActivityList", client.get("/api/bins/shapes/activity").json)
+    assert_shape(document, "ActivityList", client.get("/api/activity").json)
+    assert_shape(document, "TokenList", client.get("/api/tokens").json)
+    # Without a password, a token would mean nothing: refused as documented.
+    refused = client.post("/api/tokens", json={"label": "ci", "scope": "read"})
+    assert refused.status_code == 409
+    assert_shape(document, "Error", refused.json)
+    app.config["PASSWORD"] = "pw"
+    auth = {"Authorization": "Basic " + base64.b64encode(b"any:pw").decode()}
+    token = client.post("/api/tokens", json={"label": "ci", "scope": "write", "bin": "shapes"}, headers=auth)
+    assert token.status_code == 201
+    assert_shape(document, "CreatedToken", token.json)
+    assert_shape(document, "TokenList", client.get("/api/tokens", headers=auth).json)
+    bearer = {"Authorization": "Bearer " + token.json["token"]}
+    assert client.get("/api/bins/shapes", headers=bearer).status_code == 200
+    for status, answer in ((401, client.get("/api/bins/shapes")), (403, client.get("/api/bins", headers=bearer))):
+        assert answer.status_code == status
+        assert_shape(document, "Error", answer.json)
 
 
 def test_count_and_wait_answers_match_their_schemas(client):
@@ -265,21 +343,25 @@ NOT_FUZZED = r"/events$"
 @dataclass
 class Target:
     """The seeded bin on the live server and the ids in it; `aim` points generated calls at
-    them, `restore` puts them back after a call that deleted or changed them."""
+    them, `restore` puts them back after a call that deleted or changed them. (The server has
+    no password, so it holds no tokens: a token id stays as generated, a 404.)"""
 
     server: LiveServer
     client: httpx.Client
     capture_id: int = 0
     secret_id: int = 0
+    share_id: int = 0
     deadline: float = field(default_factory=lambda: time.monotonic() + BUDGET_S)
     calls: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
 
     def seed(self) -> None:
-        """The bin (with default settings), one capture and one secret, created when missing."""
+        """The bin (with default settings), one capture, one secret and one share link, created
+        when missing."""
         created = self.client.post("/api/bins", json={"name": FUZZ_BIN})
         assert created.status_code in (201, 409), created.text
         defaults = {"response": {}, "forward": None, "max_requests": 1000, "handshakes": True, "public_base_url": None}
+        defaults["redact"] = None
         assert self.client.patch(f"/api/bins/{FUZZ_BIN}", json=defaults).status_code == 200
         if not self.client.get(f"/api/bins/{FUZZ_BIN}/requests/{self.capture_id}").is_success:
             self.client.post(f"/h/{FUZZ_BIN}/orders?x=1", content=b'{"id": 7}', headers={"X-GitHub-Event": "push"})
@@ -288,16 +370,20 @@ class Target:
         if not any(s["id"] == self.secret_id for s in secrets):
             added = self.client.post(f"/api/bins/{FUZZ_BIN}/secrets", json={"label": "gh", "value": "s3cret"})
             self.secret_id = added.json()["id"]
+        shares = self.client.get(f"/api/bins/{FUZZ_BIN}/shares").json()["shares"]
+        if not any(s["id"] == self.share_id for s in shares):
+            self.share_id = self.client.post(f"/api/bins/{FUZZ_BIN}/shares", json={}).json()["id"]
 
     def aim(self, case: schemathesis.Case, real: bool) -> None:
         """Point `case` at the seeded bin and its ids when `real` (else it keeps its generated
         path: mostly a 404), hold waits to answering at once, and send replays and forwards to
         the live server's own non-capture URL (a real answer, never the network)."""
         path = case.operation.path
-        if real and case.path_parameters is not None:
+        if real and case.path_parameters and "bin" in case.path_parameters:
             case.path_parameters["bin"] = FUZZ_BIN
             if "id" in case.path_parameters:
-                case.path_parameters["id"] = self.secret_id if "/secrets/" in path else self.capture_id
+                ids = {"/secrets/": self.secret_id, "/shares/": self.share_id}
+                case.path_parameters["id"] = next((v for k, v in ids.items() if k in path), self.capture_id)
         if path.endswith("/requests/wait"):
             case.query = {**(case.query or {}), "timeout_s": 0}
         if isinstance(case.body, dict):

@@ -7,6 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from inspector import redaction
 from inspector.capture.request import query_pairs
 
 FORMAT = "hookloupe-export"
@@ -16,7 +17,7 @@ SECRETS_NOTE = (
 )
 # Capture columns exported as they are, and the analysis, which is re-derived when absent.
 CAPTURE_FIELDS = ("method", "path", "query_string", "headers", "remote_addr", "content_type", "body_size")
-FLAGS = ("body_truncated", "body_incomplete", "handshake")
+FLAGS = ("body_truncated", "body_incomplete", "handshake", "redacted")
 ANALYSIS_FIELDS = ("provider_id", "event", "delivery_id", "verdict", "signature")
 
 
@@ -47,6 +48,7 @@ def bin_record(row: dict[str, Any], secrets: list[dict[str, Any]]) -> dict[str, 
         "handshakes": row["handshakes"],
         "public_base_url": row["public_base_url"],
         "expires_at": iso(row["expires_at"]) if row.get("expires_at") else None,
+        "redact": row.get("redact"),
         "secrets": [
             {
                 "label": secret["label"],
@@ -94,7 +96,15 @@ def bin_row(record: dict[str, Any]) -> dict[str, Any]:
         "analysis_generation": 0,
         # Exports made before ephemeral bins have no expiry.
         "expires_at": datetime.fromisoformat(record["expires_at"]) if record.get("expires_at") else None,
+        # Exports made before redaction have none (the defaults).
+        "redact": record.get("redact"),
+        "capture_redaction": capture_redaction_of(record.get("redact")),
     }
+
+
+def capture_redaction_of(redact: object) -> str | None:
+    """`bins.capture_redaction` for a bin line's rules: what its capture path compares."""
+    return redaction.capture_rules_text(redaction.rules_from_json(redact)) if redact else None
 
 
 def secret_row(bin_id: str, secret: dict[str, Any]) -> dict[str, Any]:
@@ -120,6 +130,7 @@ def capture_row(record: dict[str, Any], *, keep_id: bool) -> dict[str, Any]:
         "body_truncated": bool(record["body_truncated"]),
         "body_incomplete": bool(record.get("body_incomplete", False)),
         "handshake": record.get("handshake"),
+        "redacted": record.get("redacted"),
         **{name: analysis.get(name) for name in ANALYSIS_FIELDS},
     }
     if row["verdict"] is None:

@@ -5,6 +5,11 @@ Every captured request runs them, so they skip SQLAlchemy's statement building a
 processing (which cost more than the capture itself). The column list comes from the
 `captures` table in models.py; the rest of the app talks to the database through store/.
 
+Redaction at capture ("never store", redaction.py): the insert holds only while the bin's
+`capture_redaction` is the rules text the capture was redacted with (NULL: none), else it is
+redacted under the current rules and inserted again. A process's memory of each bin's last
+rules is only a hint: a bin without rules costs no extra work or query.
+
 Errors: `DatabaseUnavailableError` when the database cannot take the write now (read-only,
 disk full, locked too long, restarting or unreachable): nothing was stored, and the same
 capture may succeed a moment later (the connection that failed is thrown away, not pooled).
@@ -19,13 +24,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 import sqlalchemy.exc
 from flask import current_app
 
-from inspector import metrics
+from inspector import metrics, redaction
 from inspector.bins import ResponseSettings
 from inspector.capture import group_commit
 from inspector.capture.request import CapturedRequest
@@ -43,15 +49,25 @@ _LEFT_TO_ANALYSIS = ("id", "verdict", "signature")
 INSERTED_COLUMNS = tuple(column.name for column in Capture.__table__.columns if column.name not in _LEFT_TO_ANALYSIS)
 _TARGET_COLUMNS = (
     "response_status, response_headers, response_body, response_delay_ms, forward_url, forward_enabled, handshakes, "
-    "expires_at"
+    "expires_at, capture_redaction"
 )
+_Values = dict[str, Any]  # a capture row's values by column name
+_JSON_COLUMNS = ("headers", "redacted")
+_AS_CAPTURED = ("method", "path", "query_string", "remote_addr", "content_type", "body", "body_size")
+# Inserts tried per capture while its bin's redaction rules keep changing under it.
+_REDACTION_ATTEMPTS = 3
+# Bins whose last seen redaction rules a process remembers (all are forgotten beyond that).
+_SEEN_BINS = 4096
+_KEPT_CHANGING = "the bin's redaction rules changed at every attempt to store the capture"
 
 
 def _statements(mark: str) -> dict[str, str]:
     columns, marks = ", ".join(INSERTED_COLUMNS), ", ".join([mark] * len(INSERTED_COLUMNS))
+    current = f"(SELECT capture_redaction FROM bins WHERE id = {mark}) IS {mark}"  # see the module docstring
     return {
         "target": f"SELECT {_TARGET_COLUMNS} FROM bins WHERE id = {mark}",
-        "insert": f"INSERT INTO captures ({columns}) VALUES ({marks}) RETURNING id",
+        "insert": f"INSERT INTO captures ({columns}) SELECT {marks} WHERE {current} RETURNING id",
+        "rules": f"SELECT capture_redaction FROM bins WHERE id = {mark}",
         "job": "INSERT INTO forward_jobs (capture_id, url, state, attempts, next_attempt_at) "
         f"VALUES ({mark}, {mark}, 'pending', 0, {mark})",
     }
@@ -62,14 +78,15 @@ _SQL = {"sqlite": _statements("?"), "postgresql": _statements("%s")}  # postgres
 
 def _postgres_capture_statement() -> str:
     """PostgreSQL: the bin lookup, the capture insert and its forwarding job in one statement
-    (one round trip, atomic in autocommit). It returns the bin's answer settings and the new
-    id — NULL when the bin has expired — and no row when there is no such bin."""
+    (one round trip, atomic in autocommit). It returns the bin's settings and the new id (NULL
+    when the bin has expired or its redaction rules are not `%(redaction)s`); no row: no bin."""
     columns = ", ".join(INSERTED_COLUMNS)
-    values = ", ".join(f"CAST(%({name})s AS json)" if name == "headers" else f"%({name})s" for name in INSERTED_COLUMNS)
+    values = ", ".join(f"CAST(%({c})s AS json)" if c in _JSON_COLUMNS else f"%({c})s" for c in INSERTED_COLUMNS)
     return (
         f"WITH target AS (SELECT {_TARGET_COLUMNS} FROM bins WHERE id = %(bin_id)s), "
         f"stored AS (INSERT INTO captures ({columns}) SELECT {values} FROM target "
-        "WHERE target.expires_at IS NULL OR target.expires_at > %(received_at)s RETURNING id), "
+        "WHERE (target.expires_at IS NULL OR target.expires_at > %(received_at)s) "
+        "AND target.capture_redaction IS NOT DISTINCT FROM %(redaction)s RETURNING id), "
         "job AS (INSERT INTO forward_jobs (capture_id, url, state, attempts, next_attempt_at) "
         "SELECT stored.id, target.forward_url, 'pending', 0, %(received_at)s FROM stored, target "
         "WHERE %(forward)s AND target.forward_enabled AND target.forward_url IS NOT NULL) "
@@ -123,6 +140,7 @@ class CaptureTarget:
     forward_url: str | None  # None unless forwarding is enabled
     handshakes: bool
     expires_at: datetime | None  # an ephemeral bin's end
+    capture_redaction: str | None = None  # the rules redaction at capture applies (redaction.py)
 
     def has_expired(self, at: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= at
@@ -144,13 +162,12 @@ def capture_target(bin_id: str) -> CaptureTarget | None:
 
 
 def _target(bin_id: str, row: tuple[Any, ...]) -> CaptureTarget:
-    status, headers, body, delay, forward_url, forward_enabled, handshakes, expires_at = row
+    status, headers, body, delay, forward_url, forward_enabled, handshakes, expires_at, capture_redaction = row
     if isinstance(headers, str):  # SQLite returns JSON as text
         headers = json.loads(headers)
     response = ResponseSettings(status, tuple(tuple(pair) for pair in headers or ()), body, delay)
-    return CaptureTarget(
-        bin_id, response, forward_url if forward_enabled else None, bool(handshakes), _aware(expires_at)
-    )
+    forward = forward_url if forward_enabled else None
+    return CaptureTarget(bin_id, response, forward, bool(handshakes), _aware(expires_at), capture_redaction)
 
 
 def _aware(moment: datetime | str | None) -> datetime | None:
@@ -179,11 +196,23 @@ class BinExpired:
 
 @dataclass(frozen=True)
 class Committed:
-    """A committed capture as the capture path hands it to the analyser (no need to read it back)."""
+    """A committed capture as the capture path hands it to the analyser (no need to read it back):
+    `captured` as stored (redacted at capture when `redacted` says what was replaced)."""
 
     capture_id: int
     bin_id: str
     captured: CapturedRequest
+    redacted: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A capture's row values, redacted under `rules` (a bin's `capture_redaction`; None: as it arrived)."""
+
+    rules: str | None
+    captured: CapturedRequest
+    redacted: tuple[str, ...]
+    values: _Values
 
 
 def store_capture(
@@ -194,77 +223,108 @@ def store_capture(
     detection: Detection | None = None,
     handshake: str | None = None,
 ) -> StoredCapture | BinExpired | None:
-    """In one transaction: look the bin up, insert the capture and, when the bin forwards
-    (and `forward`), its forwarding job; committed before this returns, and handed to the
-    process's analyser after. None when there is no such bin, BinExpired when it has expired
-    (nothing is stored either way). Raises
+    """In one transaction: look the bin up, insert the capture (redacted under the bin's rules
+    while it redacts at capture) and, when the bin forwards (and `forward`), its forwarding
+    job; committed before this returns, and handed to the process's analyser after. None when
+    there is no such bin, BinExpired when it has expired (nothing is stored either way). Raises
     DatabaseUnavailableError when the database cannot store it now (nothing is stored)."""
     engine = db.engine
     sqlite = engine.dialect.name == "sqlite"
-    values: dict[str, Any] = {
-        "bin_id": bin_id,
-        "received_at": _timestamp(captured.received_at, sqlite),
-        "method": captured.method,
-        "path": captured.path,
-        "query_string": captured.query_string,
-        "headers": json.dumps([list(pair) for pair in captured.headers]),
-        "remote_addr": captured.remote_addr,
-        "content_type": captured.content_type,
-        "body": captured.body,
-        "body_size": captured.body_size,
-        "body_truncated": int(captured.body_truncated) if sqlite else captured.body_truncated,
-        "body_incomplete": int(captured.body_incomplete) if sqlite else captured.body_incomplete,
-        # Known before storing only when the capture was a possible handshake.
-        "provider_id": detection.provider_id if detection else None,
-        "event": clip(detection.event) if detection else None,
-        "delivery_id": clip(detection.delivery_id) if detection else None,
-        "handshake": handshake,
-    }
-    if sqlite:
-        stored = _store_on_sqlite(engine, values, forward=forward, received_at=captured.received_at)
-    else:
-        stored = _store_on_postgres(engine, {**values, "forward": forward})
+    # Known before storing only when the capture was a possible handshake.
+    event, delivery_id = (clip(detection.event), clip(detection.delivery_id)) if detection else (None, None)
+    known = {"provider_id": detection and detection.provider_id, "event": event, "delivery_id": delivery_id}
+    prepare = partial(_prepare, bin_id, captured, known=known | {"handshake": handshake}, sqlite=sqlite)
+    seen: dict[str, str | None] = current_app.extensions.setdefault("hookloupe.capture_redaction", {})
+    prepared = prepare(seen.get(bin_id))
+    stored, prepared = (_store_on_sqlite if sqlite else _store_on_postgres)(engine, prepared, prepare, forward=forward)
     if isinstance(stored, StoredCapture):
+        if seen.get(bin_id) != prepared.rules:
+            if len(seen) >= _SEEN_BINS:
+                seen.clear()
+            seen[bin_id] = prepared.rules
         current_app.extensions["hookloupe.capture_marks"].poke((bin_id,))
-        current_app.extensions["hookloupe.analyser"].notify(Committed(stored.capture_id, bin_id, captured))
+        committed = Committed(stored.capture_id, bin_id, prepared.captured, prepared.redacted)
+        current_app.extensions["hookloupe.analyser"].notify(committed)
     return stored
+
+
+def _prepare(bin_id: str, captured: CapturedRequest, rules: str | None, *, known: _Values, sqlite: bool) -> _Prepared:
+    """The row values of `captured`, redacted under `rules` when they are not None."""
+    redacted: list[str] = []
+    if rules is not None:
+        captured, redacted = redaction.redact_request(captured, redaction.rules_from_text(rules))
+    values: _Values = {name: getattr(captured, name) for name in _AS_CAPTURED} | known
+    flag = int if sqlite else bool  # SQLite keeps booleans as integers
+    values |= {"bin_id": bin_id, "received_at": _timestamp(captured.received_at, sqlite)}
+    values |= {"body_truncated": flag(captured.body_truncated), "body_incomplete": flag(captured.body_incomplete)}
+    values |= {"headers": json.dumps([list(pair) for pair in captured.headers])}
+    values["redacted"] = json.dumps(redacted) if redacted else None
+    return _Prepared(rules, captured, tuple(redacted), values)
 
 
 def _store_on_sqlite(
-    engine: Engine, values: dict[str, Any], *, forward: bool, received_at: datetime
-) -> StoredCapture | BinExpired | None:
+    engine: Engine, prepared: _Prepared, prepare: Callable[[str | None], _Prepared], *, forward: bool
+) -> tuple[StoredCapture | BinExpired | None, _Prepared]:
     """The lookup and inserts as statements of a group-commit batch (see store_capture)."""
-    params = tuple(values[name] for name in INSERTED_COLUMNS)
     sql = _SQL["sqlite"]
+    bin_id, received_at = prepared.values["bin_id"], prepared.captured.received_at
+    chosen = [prepared]
 
     def work(cursor: Any) -> StoredCapture | BinExpired | None:
-        cursor.execute(sql["target"], (values["bin_id"],))
-        row = cursor.fetchone()
-        if row is None:
+        cursor.execute(sql["target"], (bin_id,))
+        if (row := cursor.fetchone()) is None:
             return None
-        target = _target(values["bin_id"], row)
+        target = _target(bin_id, row)
         if target.has_expired(received_at):
             return BinExpired(target.expires_at or received_at)
-        cursor.execute(sql["insert"], params)
-        capture_id = cursor.fetchone()[0]
+        rules = target.capture_redaction
+        for _ in range(_REDACTION_ATTEMPTS):
+            if rules != chosen[0].rules:
+                chosen[0] = prepare(rules)
+            params = tuple(chosen[0].values[name] for name in INSERTED_COLUMNS)
+            cursor.execute(sql["insert"], (*params, bin_id, rules))
+            if (inserted := cursor.fetchone()) is not None:
+                break
+            cursor.execute(sql["rules"], (bin_id,))  # they changed since the lookup
+            rules = (cursor.fetchone() or (None,))[0]
+        else:
+            raise DatabaseUnavailableError(_KEPT_CHANGING)
         if forward and target.forward_url:
-            cursor.execute(sql["job"], (capture_id, target.forward_url, values["received_at"]))
-        return StoredCapture(capture_id, target.response)
+            cursor.execute(sql["job"], (inserted[0], target.forward_url, chosen[0].values["received_at"]))
+        return StoredCapture(inserted[0], target.response)
 
     with _unavailable_raised():
         stored: StoredCapture | BinExpired | None = _sqlite_group_writer(engine).run(work)
-    return stored
+    return stored, chosen[0]
 
 
-def _store_on_postgres(engine: Engine, params: dict[str, Any]) -> StoredCapture | BinExpired | None:
-    """`_POSTGRES_CAPTURE` in autocommit: committed when it returns (see store_capture)."""
+def _store_on_postgres(
+    engine: Engine, prepared: _Prepared, prepare: Callable[[str | None], _Prepared], *, forward: bool
+) -> tuple[StoredCapture | BinExpired | None, _Prepared]:
+    """`_POSTGRES_CAPTURE` in autocommit (see store_capture), again under changed redaction rules."""
+    received_at = prepared.captured.received_at
+    for _ in range(_REDACTION_ATTEMPTS):
+        row = _run_postgres_capture(engine, {**prepared.values, "forward": forward, "redaction": prepared.rules})
+        if row is None:
+            return None, prepared
+        target = _target(prepared.values["bin_id"], row[:-1])
+        if row[-1] is not None:
+            return StoredCapture(row[-1], target.response), prepared
+        if target.has_expired(received_at):
+            return BinExpired(target.expires_at or received_at), prepared
+        prepared = prepare(target.capture_redaction)
+    raise DatabaseUnavailableError(_KEPT_CHANGING)
+
+
+def _run_postgres_capture(engine: Engine, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    """The statement's row: None when there is no such bin (or it was deleted meanwhile)."""
     with _unavailable_raised():
         raw = engine.raw_connection()
         connection: Any = raw.driver_connection
         try:
             connection.autocommit = True
             try:
-                row = connection.execute(_POSTGRES_CAPTURE, params).fetchone()
+                row: tuple[Any, ...] | None = connection.execute(_POSTGRES_CAPTURE, params).fetchone()
             finally:
                 connection.autocommit = False
         except Exception as error:
@@ -273,12 +333,7 @@ def _store_on_postgres(engine: Engine, params: dict[str, Any]) -> StoredCapture 
                 return None
             raise
         raw.close()
-    if row is None:
-        return None
-    target = _target(params["bin_id"], row[:-1])
-    if row[-1] is None:
-        return BinExpired(target.expires_at or params["received_at"])
-    return StoredCapture(row[-1], target.response)
+    return row
 
 
 def run_write(work: Callable[[Any], Any]) -> Any:
@@ -338,11 +393,8 @@ def _sqlite_group_writer(engine: Engine) -> group_commit.GroupWriter:
 
 def _timestamp(moment: datetime, sqlite: bool) -> datetime | str:
     """SQLite keeps naive UTC text in SQLAlchemy's format (models.UTCDateTime reads it back)."""
-    if not sqlite:
-        return moment
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds") if sqlite else moment
 
 
 def _is_foreign_key_error(error: Exception) -> bool:
-    text = str(error).lower()
-    return "foreign key" in text or "foreign_key" in text or "violates foreign key" in text
+    return any(words in str(error).lower() for words in ("foreign key", "foreign_key"))

@@ -9,11 +9,12 @@ from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 from httpx_sse import connect_sse
 
+from inspector.client import strip_userinfo
 from inspector.delivery import outbound
 
 
@@ -32,7 +33,14 @@ def parse_bin_url(url: str) -> tuple[str, str]:
             if index + 1 < len(segments) and segments[index + 1]:
                 base_path = "/".join(segments[:index])
                 return urlunsplit((parts.scheme, parts.netloc, base_path, "", "")), segments[index + 1]
-    raise RelayError(f"{url!r} is neither a bin page (…/bins/<bin>) nor a capture URL (…/h/<bin>)")
+    raise RelayError(f"{strip_userinfo(url)!r} is neither a bin page (…/bins/<bin>) nor a capture URL (…/h/<bin>)")
+
+
+def _reason(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"])
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {response.status_code}"
 
 
 class Relay:
@@ -49,11 +57,18 @@ class Relay:
         retry_wait_s: float = 1.0,
         timeout_s: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        token: str | None = None,
     ):
-        self.server, self.bin_id = parse_bin_url(bin_url)
+        server, self.bin_id = parse_bin_url(bin_url)
+        # A password in the URL is sent as HTTP Basic and never shown: `server` is kept
+        # without it (it appears in every line the relay prints).
+        parts = urlsplit(server)
+        auth = httpx.BasicAuth(unquote(parts.username or ""), unquote(parts.password)) if parts.password else None
+        self.server = strip_userinfo(server)
         self.target = target
         self._owns_client = client is None  # a client made here is closed when run() ends
-        self.client = client or httpx.Client(timeout=httpx.Timeout(10.0, read=60.0))
+        headers = {"Authorization": f"Bearer {token}"} if token and auth is None else {}
+        self.client = client or httpx.Client(timeout=httpx.Timeout(10.0, read=60.0), auth=auth, headers=headers)
         self.out = out
         self.attempts, self.retry_wait_s, self.timeout_s = attempts, retry_wait_s, timeout_s
         self.sleep = sleep
@@ -79,7 +94,12 @@ class Relay:
         if response.status_code == 404:
             raise RelayError(f"bin {self.bin_id!r} does not exist on {self.server}")
         if response.status_code == 401:
-            raise RelayError("the server needs its password: put it in the URL (https://user:PASSWORD@host/…)")
+            raise RelayError(
+                "the server refused the credentials: pass --token (or set HOOKLOUPE_TOKEN),"
+                " or put the password in the URL (https://user:PASSWORD@host/…)"
+            )
+        if response.status_code == 403:
+            raise RelayError(f"the server refused: {_reason(response)}")
         response.raise_for_status()
 
     def run(self, should_stop: Callable[[], bool] = lambda: False) -> None:

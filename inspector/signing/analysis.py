@@ -34,9 +34,12 @@ class Analysis:
     verification: Verification
 
 
-def analyse(captured: CapturedRequest, secrets: Sequence[SecretValue], *, public_url: str) -> Analysis:
+def analyse(
+    captured: CapturedRequest, secrets: Sequence[SecretValue], *, public_url: str, redacted: Sequence[str] = ()
+) -> Analysis:
     """Detect the sender of `captured` and verify its signature as of its arrival with
-    `secrets`. `public_url` is the URL the sender called (for URL-signing providers).
+    `secrets`. `public_url` is the URL the sender called (for URL-signing providers);
+    `redacted` says what redaction at capture replaced (see `blame_redaction`).
     Never raises for hostile input: a failure inside detection or verification becomes an
     `unverifiable` verdict that says so, for this capture alone."""
     try:
@@ -57,15 +60,47 @@ def analyse(captured: CapturedRequest, secrets: Sequence[SecretValue], *, public
         clip(detection.event),
         clip(detection.delivery_id),
         detection.evidence,
-        verification,
+        blame_redaction(verification, redacted),
     )
 
 
 def verify_as_of(
-    captured: CapturedRequest, secrets: Sequence[SecretValue], *, public_url: str, at: datetime
+    captured: CapturedRequest,
+    secrets: Sequence[SecretValue],
+    *,
+    public_url: str,
+    at: datetime,
+    redacted: Sequence[str] = (),
 ) -> Verification:
     """The verdict as if the capture had arrived at `at` ("check now"); stores nothing."""
-    return verify_signature(replace(captured, received_at=at), secrets, public_url=public_url)
+    verification = verify_signature(replace(captured, received_at=at), secrets, public_url=public_url)
+    return blame_redaction(verification, redacted)
+
+
+def blame_redaction(verification: Verification, redacted: Sequence[str]) -> Verification:
+    """An `invalid` or `unsigned` verdict on a capture redacted at capture (`redacted`: what
+    was replaced, in redaction.py's words) becomes `unverifiable`, saying which parts were
+    replaced: the signature may have covered them. `valid` and `expired` stand (a match proves
+    the replaced parts were not signed); other verdicts do not depend on the signed bytes."""
+    if not redacted or verification.status not in ("invalid", "unsigned"):
+        return verification
+    parts = list(dict.fromkeys(_replaced_part(entry) for entry in redacted))
+    named = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+    verb = "was" if len(parts) == 1 else "were"
+    detail = (
+        f'Its signature cannot be checked: {named} {verb} replaced at capture by this bin\'s redaction ("never store").'
+    )
+    warnings = (*verification.warnings, f"As stored, it is {verification.status}: {verification.detail}")
+    return replace(verification, status="unverifiable", secret=None, detail=detail, warnings=warnings)
+
+
+def _replaced_part(entry: str) -> str:
+    """The part a redaction entry names: `header X-Api-Key pattern #1` → `header X-Api-Key`,
+    `body json card` → `the body`, `query token` → `the query string`."""
+    kind, _, rest = entry.partition(" ")
+    if kind == "header":
+        return f"header {rest.split(' ')[0]}"
+    return {"body": "the body", "query": "the query string"}.get(kind, entry)
 
 
 def captured_from_row(row: Any) -> CapturedRequest:

@@ -32,6 +32,7 @@ _CAPTURE_COLUMNS = (
     Capture.body_size,
     Capture.body_truncated,
     Capture.body_incomplete,
+    Capture.redacted,
 )
 _UPDATE = (
     "UPDATE captures SET provider_id = {p}, event = {p}, delivery_id = {p}, verdict = {p}, signature = {p} "
@@ -62,7 +63,7 @@ def unanalysed(ids: Sequence[int]) -> list[Committed]:
     """Those of `ids` that are still unanalysed, read back as the capture path stored them."""
     query = select(*_CAPTURE_COLUMNS).where(Capture.id.in_(list(ids)), Capture.verdict.is_(None))
     rows = db.session.execute(query.order_by(Capture.id)).all()
-    return [Committed(row.id, row.bin_id, captured_from_row(row)) for row in rows]
+    return [Committed(row.id, row.bin_id, captured_from_row(row), tuple(row.redacted or ())) for row in rows]
 
 
 def select_columns() -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -11,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from inspector.bins import ResponseSettings
 from inspector.db import db
 from inspector.models import Bin, Capture
+from inspector.redaction import capture_rules_text, rules_from_json
 from inspector.store.secrets import clear_verdicts, wake_analyser
 from inspector.store.sql import execute_dml
 
@@ -54,10 +56,14 @@ def save_bin_settings(
     max_requests: int | Keep = KEEP,
     handshakes: bool | Keep = KEEP,
     public_base_url: str | Keep | None = KEEP,
+    redact: dict[str, Any] | Keep | None = KEEP,
 ) -> Bin:
     """Apply the settings given (KEEP, the default, leaves one unchanged; `forward=None` and
     `public_base_url=None` clear those). A new public base URL re-verifies the bin's captures
-    (URL-signing providers sign it)."""
+    (URL-signing providers sign it). `redact` (redaction.parse_rules' value; None: the
+    defaults) sets the redaction rules and, together, the rules captures are redacted with
+    from now on (`capture_redaction`, None unless `at_capture`); stored captures and their
+    verdicts stay as they are."""
     if not isinstance(response, Keep):
         bin_.response_status = response.status
         bin_.response_headers = [list(pair) for pair in response.headers] or None
@@ -71,6 +77,9 @@ def save_bin_settings(
         bin_.max_requests = max_requests
     if not isinstance(handshakes, Keep):
         bin_.handshakes = handshakes
+    if not isinstance(redact, Keep):
+        bin_.redact = redact
+        bin_.capture_redaction = capture_rules_text(rules_from_json(redact))
     reverify = not isinstance(public_base_url, Keep) and public_base_url != bin_.public_base_url
     if not isinstance(public_base_url, Keep):
         bin_.public_base_url = public_base_url

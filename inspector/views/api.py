@@ -10,7 +10,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request
 from sqlalchemy import text
 
 from inspector import matchers as matching
-from inspector import metrics, store, stream, waits
+from inspector import metrics, redaction, store, stream, waits
 from inspector.analyser import verify_now
 from inspector.bins import (
     MAX_ID,
@@ -31,6 +31,7 @@ from inspector.models import Bin, Capture
 from inspector.shapes import bin_json, request_json, stats_json, summary_json
 from inspector.store.captures import SCAN_ROWS
 from inspector.views.common import (
+    as_shown,
     base_url,
     bin_or_404,
     capture_or_404,
@@ -38,6 +39,8 @@ from inspector.views.common import (
     event_stream_response,
     input_limits,
     json_object,
+    note_activity,
+    owner_redaction,
 )
 
 bp = Blueprint("api", __name__)
@@ -50,6 +53,7 @@ _SETTINGS: dict[str, Callable[[object], Any]] = {
     "max_requests": parse_max_requests,
     "handshakes": lambda value: parse_flag(value, "handshakes"),
     "public_base_url": parse_public_base,
+    "redact": redaction.parse_rules,
 }
 MAX_PAGE = 500
 DEFAULT_PAGE = 50
@@ -126,6 +130,7 @@ def update_bin(bin_id: str) -> Response:
     if changes.get("forward"):
         check_target(changes["forward"][0])
     store.save_bin_settings(bin_, **changes)
+    note_activity(bin_id, "settings", "changed " + ", ".join(sorted(changes)) if changes else "no change")
     return jsonify(_bin_payload(bin_))
 
 
@@ -134,6 +139,7 @@ def delete_bin(bin_id: str) -> tuple[str, int]:
     store.clear_captures(bin_id)  # in batches first: one large DELETE would stall capture
     if not store.delete_bin(bin_id):
         abort(404, description=f"no bin named {bin_id!r}")
+    note_activity(bin_id, "delete_bin")
     return "", 204
 
 
@@ -144,8 +150,8 @@ def _matchers(*own: str) -> matching.Matchers:
 
 @bp.get("/api/bins/<bin_id>/requests")
 def list_requests(bin_id: str) -> Response:
-    bin_or_404(bin_id)
-    wanted = _matchers("limit", "before", "after", "q")
+    rules = owner_redaction(bin_or_404(bin_id))
+    wanted = _matchers("limit", "before", "after", "q", "redact")
     limit = _int_arg("limit", low=1, high=MAX_PAGE) or DEFAULT_PAGE
     # A search that reads rows (q, text, json, …) looks at a bounded share of a large bin per
     # call, so one request never holds its worker for long; next_before says where to go on.
@@ -159,13 +165,13 @@ def list_requests(bin_id: str) -> Response:
         scan_rows=SCAN_ROWS,
     )
     next_before = rows[-1].id if len(rows) == limit else rows.scanned_to
-    return jsonify(requests=[summary_json(row) for row in rows], next_before=next_before)
+    return jsonify(requests=[summary_json(as_shown(row, rules)) for row in rows], next_before=next_before)
 
 
 @bp.get("/api/bins/<bin_id>/requests/count")
 def count_requests(bin_id: str) -> Response:
     bin_or_404(bin_id)
-    return jsonify(count=store.count_matching(bin_id, _matchers()))
+    return jsonify(count=store.count_matching(bin_id, _matchers("redact")))
 
 
 @bp.get("/api/bins/<bin_id>/requests/wait")
@@ -173,8 +179,8 @@ def wait_for_request(bin_id: str) -> Response | tuple[Response, int]:
     """Long-poll for the first matching capture (DESIGN §4): always 200 with `request` (or
     null), `timed_out` and `last_id`; a timed-out answer adds `near_misses`. A worker holding
     its maximum of open waits answers 503 with Retry-After."""
-    bin_or_404(bin_id)
-    wanted = _matchers("timeout_s", "after")
+    rules = owner_redaction(bin_or_404(bin_id))
+    wanted = _matchers("timeout_s", "after", "redact")
     timeout_s = _int_arg("timeout_s", low=0, high=MAX_WAIT_S)
     after = _int_arg("after", low=0)
     if after is None:  # only what arrives from now on
@@ -194,7 +200,7 @@ def wait_for_request(bin_id: str) -> Response | tuple[Response, int]:
                 wanted,
                 after=after,
                 timeout_s=DEFAULT_WAIT_S if timeout_s is None else timeout_s,
-                render=request_json,
+                render=lambda row: request_json(as_shown(row, rules)),
             )
     except waits.BinGoneError:
         abort(410, description=f"bin {bin_id!r} was deleted or expired during the wait")
@@ -212,9 +218,10 @@ def show_request(bin_id: str, capture_id: int) -> Response:
     ("check now": timestamps against the current time; nothing is stored)."""
     bin_ = bin_or_404(bin_id)
     row = capture_or_404(bin_id, capture_id)
+    shown = as_shown(row, owner_redaction(bin_))
     if request.args.get("at") == "now":
-        return jsonify(request_json(row, verify_now(current_app, bin_, row, at=datetime.now(UTC))))
-    return jsonify(request_json(row))
+        return jsonify(request_json(shown, verify_now(current_app, bin_, row, at=datetime.now(UTC))))
+    return jsonify(request_json(shown))
 
 
 @bp.get("/api/bins/<bin_id>/stats")
@@ -230,7 +237,7 @@ def stats(bin_id: str) -> Response:
 
 @bp.get("/api/bins/<bin_id>/requests/<int:capture_id>/raw")
 def raw_body(bin_id: str, capture_id: int) -> Response:
-    row = capture_or_404(bin_id, capture_id)
+    row = as_shown(capture_or_404(bin_id, capture_id), owner_redaction(bin_or_404(bin_id)))
     return Response(
         row.body,
         content_type="application/octet-stream",
@@ -245,6 +252,7 @@ def raw_body(bin_id: str, capture_id: int) -> Response:
 def clear_requests(bin_id: str) -> tuple[str, int]:
     bin_or_404(bin_id)
     store.clear_captures(bin_id)
+    note_activity(bin_id, "clear")
     return "", 204
 
 
@@ -252,6 +260,7 @@ def clear_requests(bin_id: str) -> tuple[str, int]:
 def delete_request(bin_id: str, capture_id: int) -> tuple[str, int]:
     if not store.delete_capture(bin_id, capture_id):
         abort(404, description=f"no request {capture_id} in bin {bin_id!r}")
+    note_activity(bin_id, "delete_request", f"request #{capture_id}")
     return "", 204
 
 
@@ -260,8 +269,8 @@ def events(bin_id: str) -> Response:
     """SSE of new captures that pass the matchers. Resumes after `Last-Event-ID` (or
     `?after=`); with neither, starts from now. A worker holding its maximum of streams
     answers 503 with Retry-After."""
-    bin_or_404(bin_id)
-    wanted = _matchers("after")
+    rules = owner_redaction(bin_or_404(bin_id))
+    wanted = _matchers("after", "redact")
     last_id = stream.parse_last_event_id(request.headers.get("Last-Event-ID"), request.args.get("after"))
     if last_id is None:
         newest = store.list_captures(bin_id, limit=1)
@@ -270,9 +279,9 @@ def events(bin_id: str) -> Response:
     def render(row: Capture) -> str | None:
         if wanted and matching.misses(wanted, row):
             return None
-        return stream.summary_data(summary_json(row))
+        return stream.summary_data(summary_json(as_shown(row, rules)))
 
-    # Streams with the same matchers share each row's text, unless a matcher reads bodies
-    # (the shared rows carry none).
-    key = None if wanted.needs_body else ("api", str(wanted))
+    # Streams with the same matchers share each row's text, unless a matcher or redaction
+    # reads bodies (the shared rows carry none).
+    key = None if wanted.needs_body or rules else ("api", str(wanted))
     return event_stream_response(bin_id, last_id, render, event="request", render_key=key)

@@ -8,20 +8,36 @@ from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response, abort, current_app, jsonify, request
+from flask import Response, abort, current_app, g, jsonify, request
 from werkzeug.routing import IntegerConverter, Map, UnicodeConverter
 
-from inspector import store, stream
+from inspector import redaction, store, stream
+from inspector.access.principal import OPEN, Principal
 from inspector.bins import MAX_ID, InvalidInput, Limits, check_http_url, is_http_url
 from inspector.delivery.forward import is_own_capture_url
 from inspector.models import Bin, Capture
 from inspector.safejson import JSONLimitError, loads_bounded
 from inspector.shapes import iso
+from inspector.store import activity
 
 
 def base_url() -> str:
     """The public base URL for links: BASE_URL when set, else what the client called."""
     return (current_app.config.get("BASE_URL") or request.host_url).rstrip("/")
+
+
+def is_api_path(path: str) -> bool:
+    """Paths answered in JSON (and never with a page): the API, capture, health and metrics."""
+    return path.startswith(("/api/", "/h/")) or path in ("/healthz", "/metrics")
+
+
+def refusal(status: int, reason: str) -> Response:
+    """A guard's refusal: JSON for the API, plain text for pages."""
+    if is_api_path(request.path):
+        response = jsonify(error=reason)
+        response.status_code = status
+        return response
+    return Response(f"{status}: {reason}", status=status, content_type="text/plain; charset=utf-8")
 
 
 def json_object() -> dict[str, Any]:
@@ -134,10 +150,12 @@ def event_stream_response(
     event: str,
     render_update: Callable[[Capture], str | None] | None = None,
     render_key: Hashable | None = None,
+    alive: Callable[[], bool] | None = None,
 ) -> Response:
     """A text/event-stream response of the bin's new captures (see stream.capture_events)
     holding one of this worker's stream slots; 503 with Retry-After when none is free.
-    Streams with the same `render_key` share each row's rendered text."""
+    Streams with the same `render_key` share each row's rendered text; `alive` ends the
+    stream when it turns false (stream.capture_events)."""
     slots: stream.StreamSlots = current_app.extensions["hookloupe.stream_slots"]
     if not slots.try_take():
         response = jsonify(error="too many open event streams on this worker; retry shortly")
@@ -146,10 +164,53 @@ def event_stream_response(
         return response
     app = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy, typed as Flask
     events = stream.capture_events(
-        app, bin_id, last_id, render, event=event, render_update=render_update, render_key=render_key
+        app, bin_id, last_id, render, event=event, render_update=render_update, render_key=render_key, alive=alive
     )
     return Response(
         stream.guarded(slots, events),
         content_type="text/event-stream; charset=utf-8",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+def access_control_on() -> bool:
+    """Whether the instance has access control: a password or a trusted SSO header (DESIGN §8)."""
+    return bool(current_app.config.get("PASSWORD") or current_app.config.get("AUTH_HEADER"))
+
+
+def principal() -> Principal:
+    """Who the current request acts as (set by the access guard, views/auth.py)."""
+    found: Principal | None = g.get("principal")
+    return found or OPEN
+
+
+def note_activity(bin_id: str, action: str, detail: str = "") -> None:
+    """Record in the bin's activity log that the current principal did `action`."""
+    activity.record(bin_id, principal().actor, action, detail, datetime.now(UTC))
+
+
+def owner_redaction(bin_: Bin) -> redaction.Rules | None:
+    """The bin's rules when what its owner is shown is redacted (`?redact=true`, or the bin's
+    `for_owner` rule); None when the owner sees the values as stored."""
+    rules = redaction.rules_of(bin_)
+    return rules if rules.for_owner or request.args.get("redact") in ("true", "1") else None
+
+
+def as_shown(row: Capture, rules: redaction.Rules | None) -> Capture:
+    """The capture as the viewer sees it: a redacted copy under `rules`, else the row itself."""
+    return redaction.redacted_copy(row, rules) if rules is not None else row
+
+
+# What a list row shows (_request_row.html): all a redacted row copy holds.
+_ROW_COLUMNS = ("id", "received_at", "method", "path", "content_type", "body_size", "provider_id", "event", "verdict")
+
+
+def listed_row(row: Capture, rules: redaction.Rules | None) -> Capture:
+    """A list row as shown under `rules` (the row itself when None): a transient copy of only
+    the columns a row shows, its query string redacted. List rows are read without their
+    bodies, and a stream's rows are detached from any session, so redacted_copy (which reads
+    the body) cannot take them; nothing else a row shows is redacted (the path never is)."""
+    if rules is None:
+        return row
+    query, _notes = redaction.redact_query(row.query_string, rules)
+    return Capture(**{name: getattr(row, name) for name in _ROW_COLUMNS}, query_string=query)

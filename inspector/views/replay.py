@@ -13,7 +13,7 @@ from inspector import store
 from inspector.bins import InvalidInput, check_header
 from inspector.delivery.replay import Edits, ResignError, replay_capture
 from inspector.shapes import delivery_json
-from inspector.views.common import bin_or_404, capture_or_404, check_target, json_object
+from inspector.views.common import bin_or_404, capture_or_404, check_target, json_object, note_activity
 
 bp = Blueprint("replay", __name__)
 
@@ -62,6 +62,7 @@ def replay(bin_id: str, capture_id: int) -> tuple[Response, int]:
         )
     except ResignError as error:
         raise InvalidInput(f"cannot re-sign: {error}") from None
+    note_activity(bin_id, "replay", f"request #{capture_id} to {url} → {row.status_code or row.error}")
     return jsonify(delivery_json(row)), 201
 
 

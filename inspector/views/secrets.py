@@ -10,7 +10,7 @@ from inspector import store
 from inspector.bins import parse_secret
 from inspector.shapes import secret_json
 from inspector.signing import secretbox
-from inspector.views.common import bin_or_404, input_limits, json_object
+from inspector.views.common import bin_or_404, input_limits, json_object, note_activity
 
 bp = Blueprint("secrets", __name__)
 
@@ -27,6 +27,7 @@ def add_secret(bin_id: str) -> tuple[Response, int]:
         hint=secretbox.hint(value),
         now=datetime.now(UTC),
     )
+    note_activity(bin_id, "secret_add", f"secret “{label}”")
     return jsonify(secret_json(row)), 201
 
 
@@ -41,4 +42,5 @@ def delete_secret(bin_id: str, secret_id: int) -> tuple[str, int]:
     bin_or_404(bin_id)
     if not store.delete_secret(bin_id, secret_id):
         abort(404, description=f"no secret {secret_id} in bin {bin_id!r}")
+    note_activity(bin_id, "secret_delete", f"secret #{secret_id}")
     return "", 204

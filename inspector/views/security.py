@@ -1,10 +1,9 @@
 """Headers every answer carries, the guards every request to the UI and API passes (body size,
-cross-site, the optional instance password), and error answers (HTTP errors, and invalid input
+cross-site; access control is views/auth.py), and error answers (HTTP errors, and invalid input
 from any view: one handler for the whole app). Capture URLs never come here (capture.py)."""
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -12,6 +11,7 @@ from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from inspector.bins import InvalidInput
+from inspector.views.common import is_api_path, refusal
 
 # Pages load only our own scripts, styles and connections; nothing inline, nothing framed.
 PAGE_CSP = (
@@ -36,22 +36,17 @@ def init_app(app: Flask) -> None:
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_API_BODY_BYTES"])
     app.before_request(_refuse_oversized_body)
     app.before_request(_refuse_cross_site)
-    app.before_request(_require_password)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InvalidInput, _invalid_input)
     app.register_error_handler(TimeoutError, _client_timeout)
 
 
-def is_api_path(path: str) -> bool:
-    return path.startswith(("/api/", "/h/")) or path in ("/healthz", "/metrics")
-
-
 def _refuse_oversized_body() -> Response | None:
     """413 on a declared length over MAX_API_BODY_BYTES, before a byte of the body is read."""
     limit = int(current_app.config["MAX_API_BODY_BYTES"])
     if request.content_length is not None and request.content_length > limit:
-        return _refusal(413, f"request body of {request.content_length} bytes is over the {limit}-byte limit")
+        return refusal(413, f"request body of {request.content_length} bytes is over the {limit}-byte limit")
     return None
 
 
@@ -67,7 +62,10 @@ def cross_site_refusal(
     origin = header("Origin")
     if fetch_site is not None and fetch_site not in _OWN_SITE:
         return 403, f"cross-site request refused (Sec-Fetch-Site: {fetch_site})"
-    if origin is not None and _origin(origin) not in own_origins:
+    # Under our pages' `Referrer-Policy: no-referrer` a browser sends `Origin: null` with a
+    # plain form post (sign-in, sign-out); the browser's own Sec-Fetch-Site still tells.
+    opaque_but_own = origin is not None and origin.strip() == "null" and fetch_site == "same-origin"
+    if origin is not None and _origin(origin) not in own_origins and not opaque_but_own:
         return 403, "cross-site request refused (its Origin is not this Hookloupe)"
     content_type = (header("Content-Type") or "").split(";", 1)[0].strip().lower()
     if path.startswith("/api/") and content_type in _FORM_TYPES:
@@ -83,41 +81,8 @@ def _origin(url: str) -> str:
 
 def _refuse_cross_site() -> Response | None:
     own = tuple(o for o in (_origin(request.host_url), _origin(current_app.config.get("BASE_URL") or "")) if o)
-    refusal = cross_site_refusal(request.method, request.path, request.headers.get, own)
-    return _refusal(*refusal) if refusal else None
-
-
-def _refusal(status: int, reason: str) -> Response:
-    """A guard's refusal: JSON for the API, plain text for pages."""
-    if is_api_path(request.path):
-        response = jsonify(error=reason)
-        response.status_code = status
-        return response
-    return Response(f"{status}: {reason}", status=status, content_type="text/plain; charset=utf-8")
-
-
-def _require_password() -> Response | None:
-    """With HOOKLOUPE_PASSWORD set, the UI and API need HTTP Basic auth (any user name);
-    capture URLs and the health check never do."""
-    password = current_app.config.get("PASSWORD")
-    if not password or request.path.startswith("/h/") or request.path == "/healthz":
-        return None
-    if hmac.compare_digest(_basic_password().encode(), password.encode()):
-        return None
-    response = jsonify(error="this Hookloupe instance needs its password")
-    response.status_code = 401
-    response.headers["WWW-Authenticate"] = 'Basic realm="Hookloupe", charset="UTF-8"'
-    return response
-
-
-def _basic_password() -> str:
-    """The password of an HTTP Basic Authorization header; "" when there is none or it cannot
-    be decoded (a malformed header is a wrong password, never an error)."""
-    try:
-        auth = request.authorization
-    except ValueError:  # e.g. credentials that are not valid base64 of UTF-8
-        return ""
-    return (auth.password or "") if auth and auth.type == "basic" else ""
+    refused = cross_site_refusal(request.method, request.path, request.headers.get, own)
+    return refusal(*refused) if refused else None
 
 
 def _security_headers(response: Response) -> Response:
@@ -154,7 +119,7 @@ def _http_error(error: HTTPException) -> Response:
 
 def _client_timeout(_error: TimeoutError) -> Response:
     """The client stalled while sending its body (IDLE_TIMEOUT_S, views/capture.py): 408."""
-    return _refusal(408, "the request body stopped arriving; send it again")
+    return refusal(408, "the request body stopped arriving; send it again")
 
 
 def _invalid_input(error: InvalidInput) -> Response | tuple[Response, int]:

@@ -1,5 +1,5 @@
 // Hookloupe page behaviour: copy buttons, recent bins, live-stream state, htmx error display,
-// filters and the secrets panel.
+// filters, the secrets panel, and a share link's page ending when the link is revoked.
 // Loaded as a file (the CSP forbids inline script). Captured data is never read or written
 // here except through textContent.
 (function () {
@@ -10,6 +10,13 @@
   var BIN_ID = /^[A-Za-z0-9_-]{3,64}$/;
   // After this long without a working stream, "reconnecting" becomes "offline".
   var OFFLINE_AFTER_MS = 10000;
+
+  // --- CSRF: every htmx request carries the page's token (Flask-WTF checks it on mutations) ---
+
+  document.addEventListener("htmx:configRequest", function (event) {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    if (meta) event.detail.headers["X-CSRFToken"] = meta.getAttribute("content");
+  });
 
   // --- copy buttons: <button data-copy="element-id"> copies that element's text ----------------
 
@@ -109,32 +116,62 @@
   }
 
   var currentSource = null;
+  // Set once a share link's page learns its link was revoked or expired: it stops for good.
+  var accessEnded = false;
 
   function markLive() {
+    if (accessEnded) return;
     stopOfflineTimer();
     setLiveState("live", "live");
   }
 
+  // The share link is dead (its stream said `access_ended`, or a fragment request was answered
+  // with the `hookloupe-access-ended` event): close the stream so it never reconnects, stop
+  // every further request (the facets poll), and say so.
+  function endAccess() {
+    accessEnded = true;
+    stopOfflineTimer();
+    if (currentSource) currentSource.close();
+    var live = document.getElementById("live");
+    if (live) live.removeAttribute("sse-connect");
+    setLiveState("ended", "access ended");
+    var notice = document.getElementById("share-ended");
+    if (notice) notice.hidden = false;
+  }
+
+  document.addEventListener("hookloupe-access-ended", endAccess);
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (accessEnded) event.preventDefault();
+  });
+
   document.addEventListener("htmx:sseOpen", function (event) {
-    markLive();
     var source = currentSource = event.detail.source;
+    if (accessEnded) { source.close(); return; }
+    markLive();
     if (source.hookloupeWatched) return;  // the browser re-opened the same stream
     source.hookloupeWatched = true;
     source.addEventListener("bin_deleted", function () {
       source.close();
       setLiveState("offline", "offline · bin deleted");
     });
+    source.addEventListener("access_ended", function () {
+      source.close();
+      endAccess();
+    });
   });
 
   document.addEventListener("htmx:sseError", function () {
+    if (accessEnded) return;
     setLiveState(navigator.onLine === false ? "offline" : "reconnecting",
                  navigator.onLine === false ? "offline" : "reconnecting…");
     startOfflineTimer();
   });
 
-  window.addEventListener("offline", function () { setLiveState("offline", "offline"); });
+  window.addEventListener("offline", function () { if (!accessEnded) setLiveState("offline", "offline"); });
   // Coming back online may not break an open stream at all: trust its actual state.
   window.addEventListener("online", function () {
+    if (accessEnded) return;
     if (currentSource && currentSource.readyState === EventSource.OPEN) {
       markLive();
     } else {

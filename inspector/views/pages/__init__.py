@@ -19,12 +19,16 @@ from inspector.shapes import iso
 from inspector.signing import secretbox
 from inspector.signing.verify import STATUSES
 from inspector.views.common import (
+    as_shown,
     bin_or_404,
     capture_or_404,
     check_target,
     event_stream_response,
     input_limits,
     is_htmx,
+    listed_row,
+    note_activity,
+    owner_redaction,
 )
 from inspector.views.pages import context
 from inspector.views.pages.context import bin_url, debug_rows, provider_name
@@ -129,6 +133,7 @@ def rows(bin_id: str) -> str:
     bin_ = bin_or_404(bin_id)
     filters = list_filters()
     rows_, next_before = context.page_of_rows(bin_, int_arg("before"), filters)
+    rows_ = context.owner_rows(bin_, rows_)
     return render_template(
         "partials/_request_page.html",
         rows=rows_,
@@ -143,7 +148,7 @@ def detail(bin_id: str, capture_id: int) -> Response:
     """The detail pane fragment for htmx, the whole page with it open otherwise."""
     bin_ = bin_or_404(bin_id)
     if is_htmx():
-        row = capture_or_404(bin_id, capture_id)
+        row = as_shown(capture_or_404(bin_id, capture_id), owner_redaction(bin_))
         html = render_template("partials/_detail.html", **context.detail_context(bin_, row))
     else:
         html = render_template("bin.html", **context.bin_context(bin_, None, capture_id))
@@ -158,6 +163,7 @@ def delete_request(bin_id: str, capture_id: int) -> Response:
     bin_or_404(bin_id)
     if not store.delete_capture(bin_id, capture_id):
         abort(404, description=f"no request {capture_id} in this bin")
+    note_activity(bin_id, "delete_request", f"request #{capture_id}")
     html = render_template("partials/_detail.html", row=None) + render_template(
         "partials/_row_removed.html", capture_id=capture_id
     )
@@ -169,6 +175,7 @@ def clear(bin_id: str) -> Response:
     """Delete every capture: answers the empty list and empties the detail pane (out of band)."""
     bin_or_404(bin_id)
     store.clear_captures(bin_id)
+    note_activity(bin_id, "clear")
     html = render_template(
         "partials/_request_list.html", rows=[], next_before=None, bin_url=bin_url(bin_id), filter_qs=""
     ) + render_template("partials/_detail.html", row=None, oob=True)
@@ -184,7 +191,7 @@ def stream_rows(bin_id: str) -> Response:
     page re-makes its stream whenever the filters change (the list pane is swapped whole), so
     the browser never has to match a row itself. A row sent before its analysis is sent
     again as event `update` once analysed; it replaces itself (out of band) on the page."""
-    bin_or_404(bin_id)
+    rules = owner_redaction(bin_or_404(bin_id))
     filters = list_filters()
     last_id = stream.parse_last_event_id(request.headers.get("Last-Event-ID"), request.args.get("after"))
     if last_id is None:
@@ -196,7 +203,7 @@ def stream_rows(bin_id: str) -> Response:
         if filters and not store.list_captures(bin_id, limit=1, after=row.id - 1, before=row.id + 1, **filters):
             return None  # the same query as the list, so a live row matches exactly when a listed one would
         # SSE ends a line at CR as well as LF; keep a stray CR from splitting the fragment.
-        html = render_template("partials/_request_row.html", row=row, bin_url=url, oob=oob)
+        html = render_template("partials/_request_row.html", row=listed_row(row, rules), bin_url=url, oob=oob)
         return html.replace("\r", "&#13;")
 
     return event_stream_response(
@@ -205,7 +212,7 @@ def stream_rows(bin_id: str) -> Response:
         render,
         event="request",
         render_update=lambda row: render(row, oob=True),
-        render_key=("page", url, tuple(sorted(filters.items()))),
+        render_key=("page", url, tuple(sorted(filters.items())), rules),
     )
 
 
@@ -216,6 +223,8 @@ def signature(bin_id: str, capture_id: int) -> str:
     bin_ = bin_or_404(bin_id)
     row = capture_or_404(bin_id, capture_id)
     checked_now = datetime.now(UTC) if request.args.get("at") == "now" else None
+    if checked_now is None:  # "check now" verifies the stored bytes: an explicit owner action
+        row = as_shown(row, owner_redaction(bin_))
     return render_template("partials/_signature.html", **context.signature_context(bin_, row, checked_now))
 
 
@@ -241,6 +250,7 @@ def replay(bin_id: str, capture_id: int) -> str | tuple[str, int]:
     except ResignError as error:
         message = f"Nothing was sent: cannot re-sign: {error}"
         return render_template("partials/_replay_result.html", error=message, delivery=None), 400
+    note_activity(bin_id, "replay", f"request #{capture_id} to {url} → {sent.status_code or sent.error}")
     return render_template(
         "partials/_replay_result.html", error=None, delivery=context.delivery_view(sent)
     ) + render_template("partials/_deliveries.html", oob=True, **context.deliveries_context(bin_id, row))
@@ -298,6 +308,7 @@ def add_secret(bin_id: str) -> Response | tuple[str, int]:
         hint=secretbox.hint(value),
         now=datetime.now(UTC),
     )
+    note_activity(bin_id, "secret_add", f"secret “{label}”")
     message = f"Saved secret “{label}”. Every request is checked again with it."
     return _with_event(
         render_template("partials/_secrets.html", **context.secrets_context(bin_id, message=message)),
@@ -311,6 +322,7 @@ def delete_secret(bin_id: str, secret_id: int) -> Response:
     bin_or_404(bin_id)
     if not store.delete_secret(bin_id, secret_id):
         abort(404, description=f"no secret {secret_id} in this bin")
+    note_activity(bin_id, "secret_delete", f"secret #{secret_id}")
     message = "Secret deleted. Every request is checked again without it."
     return _with_event(
         render_template("partials/_secrets.html", **context.secrets_context(bin_id, message=message)),
@@ -332,6 +344,7 @@ def save_forward(bin_id: str) -> str | tuple[str, int]:
             store.save_bin_settings(bin_, forward=None)
     except InvalidInput as error:
         return render_template("partials/_forward.html", bin_=bin_, bin_url=bin_url(bin_id), error=str(error)), 400
+    note_activity(bin_id, "forward", f"to {url} ({'on' if enabled else 'off'})" if url else "off")
     message = "Saved." if url else "Saved: auto-forward is off."
     return render_template("partials/_forward.html", bin_=bin_, bin_url=bin_url(bin_id), message=message)
 

@@ -1,14 +1,19 @@
-"""What the bin page's templates are given: plain dicts built from stored rows (reads only)."""
+"""What the bin page's templates are given: plain dicts built from stored rows (reads only).
+
+The same dicts serve a share link's read-only page (`shared`, a SharedView): links under the
+link's own base URL, none of the owner's controls, nothing derived from the bin's secrets.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import current_app, url_for
 
-from inspector import store
+from inspector import redaction, store
 from inspector.analyser import verify_now
 from inspector.bodyview import body_views
 from inspector.capture.request import query_pairs
@@ -18,8 +23,8 @@ from inspector.models import Bin, Capture, Delivery
 from inspector.signing import providers
 from inspector.signing.analysis import stored_verification
 from inspector.signing.schemes import KEY_READING_NAMES
-from inspector.signing.verify import STATUSES
-from inspector.views.common import base_url
+from inspector.signing.verify import STATUSES, Verification
+from inspector.views.common import base_url, listed_row
 from inspector.views.pages.forms import (
     REPLAY_METHODS,
     ListFilters,
@@ -36,6 +41,21 @@ def bin_url(bin_id: str) -> str:
     return url_for("pages.show", bin_id=bin_id)
 
 
+@dataclass(frozen=True)
+class SharedView:
+    """How a share link shows the bin: its pages live under `base` (`/s/<token>`, so the bin
+    id, itself a capability, appears nowhere), and the raw body is offered only with
+    `allow_raw`. The captures handed in are already redacted (views/share.py)."""
+
+    base: str
+    allow_raw: bool
+
+
+def page_url(bin_: Bin, shared: SharedView | None) -> str:
+    """The base the page's links and fragments hang under: the bin's page, or the share link."""
+    return shared.base if shared is not None else bin_url(bin_.id)
+
+
 def provider_name(provider_id: str | None) -> str:
     """The registry's name for a provider id (ids come from the registry, not from senders)."""
     entry = providers.get(provider_id) if provider_id else None
@@ -50,14 +70,17 @@ def page_of_rows(bin_: Bin, before: int | None, filters: ListFilters) -> tuple[l
     return page, (page[-1].id if len(found) > PAGE_SIZE else None)
 
 
-def facets_context(bin_: Bin, filters: ListFilters, *, list_state: ListState | None = None) -> dict[str, Any]:
+def facets_context(
+    bin_: Bin, filters: ListFilters, *, list_state: ListState | None = None, shared: SharedView | None = None
+) -> dict[str, Any]:
     """The list's counts: provider choices with exact counts, verdict choices, and how many
     captures still wait for their analysis (shown as progress while secrets are re-checked).
     `list_state` is what the list on the page was rendered with (None: rendered now)."""
     stats = store.bin_stats(bin_.id)
     return {
         "bin_": bin_,
-        "bin_url": bin_url(bin_.id),
+        "bin_url": page_url(bin_, shared),
+        "shared": shared,
         "filters": filters,
         "stats": stats,
         "max_requests": bin_.max_requests or current_app.config["MAX_REQUESTS_PER_BIN"],
@@ -85,9 +108,14 @@ class ListState:
         return unanalysed == 0 and (self.pending or self.generation != bin_.analysis_generation)
 
 
-def list_context(bin_: Bin, before: int | None, filters: ListFilters) -> dict[str, Any]:
-    """The list pane: one page of rows, where its live stream starts, and its facets."""
+def list_context(
+    bin_: Bin, before: int | None, filters: ListFilters, *, shared: SharedView | None = None
+) -> dict[str, Any]:
+    """The list pane: one page of rows, where its live stream starts, and its facets. The rows
+    are as stored: a share link's view redacts them itself."""
     rows, next_before = page_of_rows(bin_, before, filters)
+    if shared is None:
+        rows = owner_rows(bin_, rows)
     if before is None and filters:
         # Stream from the newest capture of all: rows hidden by the filters need no re-check.
         newest = store.list_captures(bin_.id, limit=1)
@@ -96,19 +124,35 @@ def list_context(bin_: Bin, before: int | None, filters: ListFilters) -> dict[st
         live_after = rows[0].id if rows else 0
     else:
         live_after = None  # only the newest page is live
+    if live_after is None:
+        stream_url = None
+    elif shared is None:
+        stream_url = url_for("pages.stream_rows", bin_id=bin_.id, after=live_after, **filters)
+    else:
+        stream_url = f"{shared.base}/stream?{urlencode({'after': live_after, **filters})}"
     return {
-        **facets_context(bin_, filters),
+        **facets_context(bin_, filters, shared=shared),
         "rows": rows,
         "next_before": next_before,
         "live_after": live_after,
+        "stream_url": stream_url,
         "older_page": before is not None,
         "filter_qs": filter_qs(filters),
     }
 
 
+def owner_rows(bin_: Bin, rows: list[Capture]) -> list[Capture]:
+    """List rows as the owner sees them: their query redacted when the bin's rules say `for_owner`."""
+    rules = redaction.rules_of(bin_)
+    return [listed_row(row, rules) for row in rows] if rules.for_owner else rows
+
+
 def bin_context(bin_: Bin, before: int | None, selected: int | None) -> dict[str, Any]:
     """The whole bin page, with capture `selected` open when it is in the bin."""
     row = store.get_capture(bin_.id, selected) if selected is not None else None
+    rules = redaction.rules_of(bin_)
+    if row is not None and rules.for_owner:  # the owner chose to see redacted values too
+        row = redaction.redacted_copy(row, rules)
     listed = list_context(bin_, before, list_filters())
     return {
         **listed,
@@ -118,27 +162,40 @@ def bin_context(bin_: Bin, before: int | None, selected: int | None) -> dict[str
     }
 
 
-def detail_context(bin_: Bin, row: Capture) -> dict[str, Any]:
+def detail_context(bin_: Bin, row: Capture, *, shared: SharedView | None = None) -> dict[str, Any]:
+    """The detail pane; a share link's pane has no replay form and no deliveries (they are the
+    owner's sending, to the owner's targets), and the raw body only when the link allows it."""
     encoding = first_header(row.headers, "Content-Encoding") or ""
-    return {
+    if shared is None:
+        raw_url: str | None = url_for("api.raw_body", bin_id=bin_.id, capture_id=row.id)
+    else:
+        raw_url = f"{shared.base}/requests/{row.id}/raw" if shared.allow_raw else None
+    data = {
         "row": row,
-        "bin_url": bin_url(bin_.id),
-        "raw_url": url_for("api.raw_body", bin_id=bin_.id, capture_id=row.id),
+        "bin_url": page_url(bin_, shared),
+        "raw_url": raw_url,
         "query": query_pairs(row.query_string),
         "views": body_views(row.body, row.content_type, encoding),
         "max_body": current_app.config["MAX_BODY_BYTES"],
-        **signature_context(bin_, row, None),
-        **deliveries_context(bin_.id, row),
-        "replay_methods": REPLAY_METHODS,
-        "headers_text": headers_text(row.headers),
-        "body_text": editable_body(row.body),
+        **signature_context(bin_, row, None, shared=shared),
     }
+    if shared is None:
+        data |= {
+            **deliveries_context(bin_.id, row),
+            "replay_methods": REPLAY_METHODS,
+            "headers_text": headers_text(row.headers),
+            "body_text": editable_body(row.body),
+        }
+    return data
 
 
-def signature_context(bin_: Bin, row: Capture, checked_now: datetime | None) -> dict[str, Any]:
+def signature_context(
+    bin_: Bin, row: Capture, checked_now: datetime | None, *, shared: SharedView | None = None
+) -> dict[str, Any]:
     """The signature section: the registry entry, the stored verdict and the evidence for the
     provider (or, with `checked_now`, a verdict as of that time, computed and not stored), and
-    the debugger's rows. `verification` is None while the capture awaits its analysis."""
+    the debugger's rows. `verification` is None while the capture awaits its analysis. A share
+    link sees the verdict without anything the bin's secrets gave it (shared_verification)."""
     entry = providers.get(row.provider_id) if row.provider_id else None
     stored = row.signature or {}
     if checked_now is not None:
@@ -147,9 +204,12 @@ def signature_context(bin_: Bin, row: Capture, checked_now: datetime | None) -> 
         verification = stored_verification(row.verdict, stored)
     else:
         verification = None
+    if shared is not None and verification is not None:
+        verification = shared_verification(verification)
     return {
         "row": row,
-        "bin_url": bin_url(bin_.id),
+        "bin_url": page_url(bin_, shared),
+        "shared": shared,
         "evidence": stored.get("evidence") or [],
         "entry": entry,
         "verification": verification,
@@ -203,6 +263,45 @@ def debug_rows(debug: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append((label, text))
     rows.extend((key.replace("_", " "), str(value)) for key, value in debug.items() if key not in known)
     return rows
+
+
+# The debugger rows a share link sees: how the signature is made and read, timing and what is
+# missing. Left out: whatever the secrets or the body gave (the secret's label, how the key was
+# read, the expected signature, the diagnosis found by trying the secret, the signed content
+# and hashes of the body, which would show or confirm redacted values, the received signatures,
+# which may sit in a redacted header, and so which of them matched).
+_SHARED_DEBUG_KEYS = frozenset(
+    {
+        "algorithm",
+        "encoding",
+        "body_variant",
+        "url_variant",
+        "timestamp_skew_seconds",
+        "tolerance_seconds",
+        "future_tolerance_seconds",
+        "missing",
+    }
+)
+# A share link's sentence for the verdicts that come from trying the bin's secrets (their
+# stored sentences name the secret, or say what trying it found).
+_SHARED_DETAILS = {
+    "valid": "The signature matched a stored secret.",
+    "expired": "The signature matched a stored secret, but its timestamp is outside the accepted window.",
+    "invalid": "The signature did not verify with this bin's stored secrets. The bin's owner sees why.",
+}
+
+
+def shared_verification(verification: Verification) -> Verification:
+    """The verdict as a share link shows it: no secret label, a fixed sentence for the verdicts
+    that come from trying the secrets, and only the debugger rows listed in _SHARED_DEBUG_KEYS.
+    The other statuses' sentences are about the request and the registry, never a secret."""
+    debug = verification.debug
+    return replace(
+        verification,
+        secret=None,
+        detail=_SHARED_DETAILS.get(verification.status, verification.detail),
+        debug={key: value for key, value in debug.items() if key in _SHARED_DEBUG_KEYS},
+    )
 
 
 def deliveries_context(bin_id: str, row: Capture) -> dict[str, Any]:
