@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 
 import pytest
 from conftest import database_for
@@ -279,3 +280,18 @@ def test_the_bin_list_is_for_admins(guarded):
     listed = client.get("/api/bins", headers=ADMIN).json["bins"]
     assert [(item["id"], item["request_count"]) for item in listed] == [(first, 2)]
     assert client.get("/api/bins", headers=bearer(make_token(client, "write"))).status_code == 403
+
+
+def test_revoking_a_token_ends_the_event_streams_it_opened(guarded):
+    guarded.config.update(STREAM_MAX_S=20, STREAM_POLL_S=0.05)
+    client = guarded.test_client()
+    bin_id = client.post("/api/bins", json={}, headers=ADMIN).json["id"]
+    created = client.post("/api/tokens", json={"label": "stream", "scope": "read"}, headers=ADMIN).json
+    response = client.get(f"/api/bins/{bin_id}/events", headers=bearer(created["token"]), buffered=False)
+    chunks = iter(response.response)
+    assert b"retry:" in next(chunks)
+    assert client.delete(f"/api/tokens/{created['id']}", headers=ADMIN).status_code == 204
+    started = time.monotonic()
+    rest = b"".join(chunks)  # ends by itself: the stream notices the revocation
+    assert b"event: access_ended" in rest and time.monotonic() - started < 10
+    response.close()

@@ -90,6 +90,12 @@ RULES: dict[str, Rule] = {
     "access.revoke_share": WRITE,
     "access.bin_activity": READ,
     "access.server_activity": Rule("admin", "server"),
+    # Export and import (issue 13)
+    "exports.request_export": READ,
+    "exports.multipart_part": READ,
+    "exports.bin_export": READ,
+    "exports.bin_import": WRITE,
+    "exports.page_request_export": READ,
 }
 
 

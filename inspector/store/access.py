@@ -36,6 +36,13 @@ def revoke_token(token_id: int) -> bool:
     return deleted > 0
 
 
+def token_is_live(token_id: int) -> bool:
+    """Whether the token still exists (an open event stream held by it asks this)."""
+    found = db.session.execute(select(ApiToken.id).where(ApiToken.id == token_id)).first()
+    db.session.rollback()  # a read-only look: end the transaction so the next look sees new commits
+    return found is not None
+
+
 def token_by_secret(plain: str, now: datetime) -> ApiToken | None:
     """The token whose secret is `plain` (its last use noted), or None."""
     row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == tokens.digest(plain)))

@@ -18,6 +18,7 @@ from inspector.delivery.forward import is_own_capture_url
 from inspector.models import Bin, Capture
 from inspector.safejson import JSONLimitError, loads_bounded
 from inspector.shapes import iso
+from inspector.store import access as access_store
 from inspector.store import activity
 
 
@@ -163,6 +164,10 @@ def event_stream_response(
         response.headers["Retry-After"] = "2"
         return response
     app = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy, typed as Flask
+    who = principal()
+    if alive is None and who.token_id is not None:  # a revoked token ends the streams it opened
+        token_id = who.token_id
+        alive = lambda: access_store.token_is_live(token_id)  # noqa: E731 - a one-line closure
     events = stream.capture_events(
         app, bin_id, last_id, render, event=event, render_update=render_update, render_key=render_key, alive=alive
     )
