@@ -107,6 +107,9 @@ class Capture(Model):
     # What redaction "at capture" replaced before the row was written, in words (e.g.
     # ["header Authorization", "body json $.card"]); None when nothing was.
     redacted: Mapped[list[str] | None] = mapped_column(JSON)
+    # A pinned capture is kept by pruning and clear-all; `note` is the owner's short remark.
+    pinned: Mapped[bool] = mapped_column(default=False, server_default=false())
+    note: Mapped[str | None] = mapped_column(Text)
 
     # AUTOINCREMENT on SQLite: ids are never reused after deletes, because event streams and
     # `hookloupe listen` resume after the last id they saw.

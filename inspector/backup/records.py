@@ -17,7 +17,7 @@ SECRETS_NOTE = (
 )
 # Capture columns exported as they are, and the analysis, which is re-derived when absent.
 CAPTURE_FIELDS = ("method", "path", "query_string", "headers", "remote_addr", "content_type", "body_size")
-FLAGS = ("body_truncated", "body_incomplete", "handshake", "redacted")
+FLAGS = ("body_truncated", "body_incomplete", "handshake", "redacted", "pinned", "note")
 ANALYSIS_FIELDS = ("provider_id", "event", "delivery_id", "verdict", "signature")
 
 
@@ -131,6 +131,8 @@ def capture_row(record: dict[str, Any], *, keep_id: bool) -> dict[str, Any]:
         "body_incomplete": bool(record.get("body_incomplete", False)),
         "handshake": record.get("handshake"),
         "redacted": record.get("redacted"),
+        "pinned": bool(record.get("pinned", False)),
+        "note": record.get("note"),
         **{name: analysis.get(name) for name in ANALYSIS_FIELDS},
     }
     if row["verdict"] is None:

@@ -44,9 +44,9 @@ if TYPE_CHECKING:
 
     from inspector.signing.providers import Detection
 
-# Every column but these is written by the capture insert; the analysis fills these later.
-_LEFT_TO_ANALYSIS = ("id", "verdict", "signature")
-INSERTED_COLUMNS = tuple(column.name for column in Capture.__table__.columns if column.name not in _LEFT_TO_ANALYSIS)
+# Not written by the capture insert: the analysis fills verdict and signature; pinned and note keep their defaults.
+_NOT_INSERTED = ("id", "verdict", "signature", "pinned", "note")
+INSERTED_COLUMNS = tuple(column.name for column in Capture.__table__.columns if column.name not in _NOT_INSERTED)
 _TARGET_COLUMNS = (
     "response_status, response_headers, response_body, response_delay_ms, forward_url, forward_enabled, handshakes, "
     "expires_at, capture_redaction"
