@@ -33,8 +33,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from inspector import config as default_config
     from inspector.db import db, engine_options, watch
+    from inspector.paths import instance_path as default_instance_path  # the rule: inspector/paths.py
 
-    instance_path = os.path.abspath(os.environ.get("HOOKLOUPE_INSTANCE_PATH", "instance"))
+    instance_path = default_instance_path(os.environ)
     app = Flask(
         __name__,
         instance_path=instance_path,
@@ -99,11 +100,20 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from inspector.views.pages import manage as manage_pages  # tokens, all bins, a bin's sharing
 
     app.register_blueprint(manage_pages.bp)
+    from inspector.views.pages import settings as settings_pages  # a bin's Settings section
+
+    app.register_blueprint(settings_pages.bp)
+    from inspector.views import request_meta  # pins, notes, retry of a delivery
+
+    app.register_blueprint(request_meta.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(access_api.bp)
     from inspector.views import share as share_views  # a bin's read-only shared page (/s/<token>)
 
     app.register_blueprint(share_views.bp)
+    from inspector.views import exports as export_views  # copy as cURL…, multipart parts, HAR/NDJSON
+
+    app.register_blueprint(export_views.bp)
     logs.init_app(app)  # first: a request refused by a guard still gets its id
     security.init_app(app)
     auth.init_app(app)  # after the body-size and cross-site guards: they need no database

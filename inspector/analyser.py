@@ -32,7 +32,7 @@ from typing import TypeVar
 
 from flask import Flask
 
-from inspector import metrics, store
+from inspector import metrics, search_index, store
 from inspector.capture.insert import Committed
 from inspector.capture.request import CapturedRequest
 from inspector.models import Bin, Capture
@@ -217,7 +217,9 @@ class Analyser:
             backlog = analysis_store.backlog_page(recent_since, limit=SWEEP_PAGE)
         stale = sorted(recent & self._sighted)
         self._sighted = recent - set(stale)
-        self.backlog_left = len(backlog) == SWEEP_PAGE
+        with self.app.app_context():  # captures that came in analysed still need indexing
+            indexed = analysis_store.index_analysed_pending(SWEEP_PAGE)
+        self.backlog_left = len(backlog) == SWEEP_PAGE or indexed == SWEEP_PAGE
         return self.analyse_ids(stale + backlog)
 
     def _analyse(self, batch: Sequence[Committed]) -> int:
@@ -232,7 +234,7 @@ class Analyser:
             generation, public_base, secrets = bins[item.bin_id]
             url = sender_url(self.app, public_base, item.bin_id, item.captured)
             analysis = analyse(item.captured, secrets, public_url=url, redacted=item.redacted)
-            results.append(analysis_store.Result(item.capture_id, item.bin_id, generation, analysis))
+            results.append(analysis_store.Result(item.capture_id, item.bin_id, generation, analysis, _index_row(item)))
         written = analysis_store.write(results) if results else 0
         if written:
             # Streams and waits on these bins see it now.
@@ -288,6 +290,14 @@ class Analyser:
             except Exception:
                 log.exception("analysis pass failed")
                 self._stop.wait(1.0)
+
+
+def _index_row(item: Committed) -> tuple[int, str, bool, int]:
+    """The capture's text search index row, written with its analysis (search_index.py)."""
+    captured = item.captured
+    return search_index.index_row(
+        item.capture_id, captured.path, captured.query_string, captured.headers, captured.content_type, captured.body
+    )
 
 
 def held_bytes(committed: Committed) -> int:

@@ -23,6 +23,9 @@ MAX_URL = 2048
 # The largest id there can be: id columns are INTEGER, 32 bits on PostgreSQL (a larger number
 # in a query is an error there, not "no row"); SQLite is held to the same bound.
 MAX_ID = 2**31 - 1
+# What a target typed without a scheme starts with: a host name or address (IPv6 in brackets),
+# then an optional numeric port, then a path, query or the end.
+_HOST_FIRST = re.compile(r"(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]+)?(?:[/?#]|$)")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # What gunicorn sends as a header value: Latin-1 text, tabs allowed, no other control character.
 _HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
@@ -231,6 +234,15 @@ def url_problem(url: str) -> str | None:
     except ValueError:  # beyond 65535, or not a number
         port = 0
     return "must have a port from 1 to 65535" if port == 0 else None
+
+
+def with_default_scheme(url: object) -> object:
+    """A target written `host:port/path` (no `scheme://`) as `http://host:port/path`, as a
+    developer types `localhost:3000`; anything else (not text, empty, with a scheme, a bare
+    path, or `javascript:…`, whose "port" is no number) as it is, for `check_http_url` to judge."""
+    if isinstance(url, str) and "://" not in url and _HOST_FIRST.match(url):
+        return "http://" + url
+    return url
 
 
 def check_http_url(url: object, field: str) -> str:

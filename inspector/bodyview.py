@@ -9,21 +9,23 @@ from __future__ import annotations
 import codecs
 import json
 import re
-import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qsl
 
+from inspector.bodydecode import DECODED_LIMIT, decompress
 from inspector.safejson import JSONLimitError, loads_bounded
 
 # Characters of text shown in one view; the raw download has the rest.
 TEXT_LIMIT = 256 * 1024
 # Bytes shown in a hex dump.
 HEX_LIMIT = 64 * 1024
+# What the detail pane shows before "Load the full body": characters of text, bytes of hex.
+PREVIEW_LIMIT, PREVIEW_HEX = 64 * 1024, 4 * 1024
+# What "Load the full body" shows (a stored body is at most MAX_BODY_BYTES anyway).
+FULL_LIMIT, FULL_HEX = 32 * 1024 * 1024, 1024 * 1024
 # Bodies above this are not parsed as JSON (shown as text instead).
 JSON_PARSE_LIMIT = 2 * 1024 * 1024
-# A compressed body is inflated up to this many bytes and no further.
-DECODED_LIMIT = 4 * 1024 * 1024
 MAX_FIELDS = 1000
 MAX_PARTS = 100
 PART_PREVIEW = 2048
@@ -49,7 +51,8 @@ class Part:
 class BodyView:
     """One way of showing a body. `kind` is json, form, multipart, text or hex; `text` holds
     json/text/hex output, `pairs` form fields, `parts` multipart parts; `note` says what was
-    left out or why a view fell back, in one sentence."""
+    left out or why a view fell back, in one sentence; `clipped` is True when the limits left
+    something out (a larger limit would show more)."""
 
     kind: str
     label: str
@@ -57,19 +60,19 @@ class BodyView:
     pairs: tuple[tuple[str, str], ...] = ()
     parts: tuple[Part, ...] = ()
     note: str = ""
+    clipped: bool = False
 
 
-@dataclass(frozen=True)
-class Decoded:
-    """The result of undoing a Content-Encoding: `error` is set when it could not be undone."""
-
-    data: bytes
-    truncated: bool = False
-    error: str = ""
-
-
-def body_views(body: bytes, content_type: str = "", content_encoding: str = "") -> list[BodyView]:
-    """The views of a body, best first, ending with a hex dump of the stored bytes.
+def body_views(
+    body: bytes,
+    content_type: str = "",
+    content_encoding: str = "",
+    *,
+    limit: int = TEXT_LIMIT,
+    hex_limit: int = HEX_LIMIT,
+) -> list[BodyView]:
+    """The views of a body, best first, ending with a hex dump of the stored bytes: text views
+    hold at most `limit` characters (form fields about as many), the dumps `hex_limit` bytes.
 
     An empty body has no views. A gzip/deflate body gets decoded views first (labelled
     "Decoded …"); an encoding that cannot be undone leaves only the hex dump, with a note.
@@ -86,32 +89,33 @@ def body_views(body: bytes, content_type: str = "", content_encoding: str = "") 
         else:
             cut = f" Only the first {_size(DECODED_LIMIT)} were inflated." if decoded.truncated else ""
             note = f"Decoded from {encoding}.{cut}"
-            views = content_views(decoded.data, mime, params) or [hex_view(decoded.data)]
-            views = [_relabel(view, note) for view in views]
+            found = content_views(decoded.data, mime, params, limit) or [hex_view(decoded.data, "", hex_limit)]
+            views = [_relabel(view, note) for view in found]
     else:
-        views = content_views(body, mime, params)
-    return [*views, hex_view(body, hex_note)]
+        views = content_views(body, mime, params, limit)
+    return [*views, hex_view(body, hex_note, hex_limit)]
 
 
-def content_views(data: bytes, mime: str, params: dict[str, str]) -> list[BodyView]:
+def content_views(data: bytes, mime: str, params: dict[str, str], limit: int = TEXT_LIMIT) -> list[BodyView]:
     """Structured and text views of (already decoded) content; [] when it is binary."""
     charset = charset_of(params)
     views: list[BodyView] = []
     note = ""
     if mime == "application/x-www-form-urlencoded":
-        views.append(form_view(data, charset))
+        views.append(form_view(data, charset, limit))
     elif mime.startswith("multipart/") and params.get("boundary"):
         views.append(multipart_view(data, params["boundary"]))
     if not views and (is_json_type(mime) or data.lstrip()[:1] in (b"{", b"[")):
         try:
-            pretty = render_json(data)
-            views.append(BodyView("json", "JSON", text=_clip(pretty), note=_clip_note(pretty)))
+            pretty = render_json(data, limit)
+            clipped = len(pretty) > limit
+            views.append(BodyView("json", "JSON", pretty[:limit], note=_clip_note(clipped, limit), clipped=clipped))
         except JSONLimitError as error:  # too deep or too large: this body is shown as text
             note = f"{error}; shown as text."
         except ValueError:
             note = "Declared as JSON but does not parse; shown as text." if is_json_type(mime) else ""
     if is_text_type(mime) or not looks_binary(data):
-        views.append(text_view(data, charset, note))
+        views.append(text_view(data, charset, note, limit))
     return views
 
 
@@ -175,17 +179,18 @@ def decode_text(data: bytes, charset: str | None = None, *, cut: bool = False) -
         return data.decode("utf-8", "replace"), note
 
 
-def text_view(data: bytes, charset: str | None = None, note: str = "") -> BodyView:
-    cut = len(data) > TEXT_LIMIT * 4  # four bytes per character at most
-    text, decode_note = decode_text(data[: TEXT_LIMIT * 4], charset, cut=cut)
-    notes = " ".join(part for part in (note, decode_note, _clip_note(text, cut)) if part)
-    return BodyView("text", "Text", text=_clip(text), note=notes)
+def text_view(data: bytes, charset: str | None = None, note: str = "", limit: int = TEXT_LIMIT) -> BodyView:
+    cut = len(data) > limit * 4  # four bytes per character at most
+    text, decode_note = decode_text(data[: limit * 4], charset, cut=cut)
+    clipped = cut or len(text) > limit
+    notes = " ".join(part for part in (note, decode_note, _clip_note(clipped, limit)) if part)
+    return BodyView("text", "Text", text=text[:limit], note=notes, clipped=clipped)
 
 
-def hex_view(data: bytes, note: str = "") -> BodyView:
-    if len(data) > HEX_LIMIT:
-        note = " ".join(filter(None, (note, f"Showing the first {_size(HEX_LIMIT)} of {_size(len(data))}.")))
-    return BodyView("hex", "Hex", text=hex_dump(data), note=note)
+def hex_view(data: bytes, note: str = "", limit: int = HEX_LIMIT) -> BodyView:
+    if len(data) > limit:
+        note = " ".join(filter(None, (note, f"Showing the first {_size(limit)} of {_size(len(data))}.")))
+    return BodyView("hex", "Hex", text=hex_dump(data, limit), note=note, clipped=len(data) > limit)
 
 
 def hex_dump(data: bytes, limit: int = HEX_LIMIT) -> str:
@@ -225,18 +230,18 @@ def pretty_json(data: bytes) -> str | None:
         return None
 
 
-def render_json(data: bytes) -> str:
+def render_json(data: bytes, limit: int = TEXT_LIMIT) -> str:
     """`data` re-indented by two spaces, keys in order (duplicates kept), numbers and lone
-    surrogates as written ("\\ud800": no page encodes one); cut after TEXT_LIMIT characters.
+    surrogates as written ("\\ud800": no page encodes one); cut after `limit` characters (plus one).
     ValueError when not JSON; JSONLimitError when over JSON_PARSE_LIMIT or too deep to parse."""
     value = loads_bounded(data, max_bytes=JSON_PARSE_LIMIT, object_pairs_hook=_Object, **_AS_WRITTEN)
     out: list[str] = []
-    budget = [TEXT_LIMIT + 1]
+    budget = [limit + 1]
     try:
         _write_json(value, 0, out, budget)
     except _Full:
         pass
-    return "".join(out)[: TEXT_LIMIT + 1].encode("utf-8", "backslashreplace").decode()
+    return "".join(out)[: limit + 1].encode("utf-8", "backslashreplace").decode()
 
 
 def _write_json(value: object, depth: int, out: list[str], budget: list[int]) -> None:
@@ -279,10 +284,22 @@ def form_pairs(data: bytes, charset: str | None = None) -> tuple[list[tuple[str,
     return parse_qsl(fields, keep_blank_values=True, encoding=charset or "utf-8", errors="replace"), more
 
 
-def form_view(data: bytes, charset: str | None = None) -> BodyView:
-    pairs, more = form_pairs(data, charset)
-    note = f"Showing the first {MAX_FIELDS} fields." if more else ""
-    return BodyView("form", "Form fields", pairs=tuple(pairs), note=note)
+def form_view(data: bytes, charset: str | None = None, limit: int = TEXT_LIMIT) -> BodyView:
+    """The first fields, up to MAX_FIELDS and about `limit` characters of names and values."""
+    cut = len(data) > limit * 4
+    pairs, more = form_pairs(data[: limit * 4], charset)
+    if cut and not more:  # the last field may be cut short: leave it out
+        pairs = pairs[:-1]
+    kept: list[tuple[str, str]] = []
+    used = 0
+    for name, value in pairs:
+        used += len(name) + len(value)
+        if used > limit and kept:
+            break
+        kept.append((name[:limit], value[:limit]))
+    clipped = more or cut or len(kept) < len(pairs)
+    note = f"Showing the first {len(kept)} fields." if clipped else ""
+    return BodyView("form", "Form fields", pairs=tuple(kept), note=note, clipped=clipped)
 
 
 def multipart_parts(data: bytes, boundary: str) -> tuple[list[Part], bool]:
@@ -341,55 +358,16 @@ def _part_headers(head: bytes) -> dict[str, str]:
     return headers
 
 
-# --- content encodings -----------------------------------------------------------------------
-
-
-def decompress(data: bytes, encoding: str, limit: int = DECODED_LIMIT) -> Decoded:
-    """Undo a gzip or deflate Content-Encoding, inflating at most `limit` bytes (a bomb stops
-    there, `truncated` set). Other encodings, and data that is not what it claims, come back
-    with `error` set and no data."""
-    encoding = encoding.strip().lower()
-    if encoding in ("gzip", "x-gzip"):
-        return _inflate(data, zlib.MAX_WBITS | 16, limit, encoding)
-    if encoding == "deflate":  # zlib-wrapped per the RFC; some senders send it raw
-        result = _inflate(data, zlib.MAX_WBITS, limit, encoding)
-        return _inflate(data, -zlib.MAX_WBITS, limit, encoding) if result.error else result
-    return Decoded(b"", error=f"Content-Encoding {encoding!r} is not decoded here; showing the stored bytes.")
-
-
-def _inflate(data: bytes, wbits: int, limit: int, encoding: str) -> Decoded:
-    out = bytearray()
-    rest = data
-    try:
-        while rest and len(out) <= limit:  # several gzip members follow each other
-            inflater = zlib.decompressobj(wbits)
-            out += inflater.decompress(rest, limit + 1 - len(out))
-            if not inflater.eof:
-                if len(out) <= limit and not inflater.unconsumed_tail:
-                    return Decoded(bytes(out), error=f"The {encoding} data ends early; showing the stored bytes.")
-                break
-            rest = inflater.unused_data
-    except zlib.error as error:
-        return Decoded(b"", error=f"Not valid {encoding} data ({error}); showing the stored bytes.")
-    return Decoded(bytes(out[:limit]), truncated=len(out) > limit)
-
-
 # --- helpers ---------------------------------------------------------------------------------
 
 
 def _relabel(view: BodyView, note: str) -> BodyView:
     notes = " ".join(filter(None, (note, view.note)))
-    return BodyView(view.kind, f"{view.label} (decoded)", view.text, view.pairs, view.parts, notes)
+    return replace(view, label=f"{view.label} (decoded)", note=notes)
 
 
-def _clip(text: str) -> str:
-    return text[:TEXT_LIMIT]
-
-
-def _clip_note(text: str, cut_before: bool = False) -> str:
-    if len(text) > TEXT_LIMIT or cut_before:
-        return f"Showing the first {_size(TEXT_LIMIT)} characters; download the raw body for the rest."
-    return ""
+def _clip_note(clipped: bool, limit: int) -> str:
+    return f"Showing the first {_size(limit)} characters." if clipped else ""
 
 
 def _size(count: int) -> str:

@@ -5,163 +5,34 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shutil
 import sys
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from flask import Flask
-
-
-# Server settings from config.py that gunicorn enforces (before the app sees a request).
-_SERVER_LIMITS = ("MAX_REQUEST_LINE_BYTES", "MAX_HEADER_FIELDS", "MAX_HEADER_FIELD_BYTES", "HEADER_TIMEOUT_S")
-
-
-def server_limits(environ: Mapping[str, str]) -> dict[str, int]:
-    """The limits gunicorn enforces: config.py's defaults, overridden by `HOOKLOUPE_<NAME>`."""
-    from inspector import config
-
-    limits = {}
-    for name in _SERVER_LIMITS:
-        raw = environ.get(f"HOOKLOUPE_{name}", "").strip()
-        try:
-            limits[name] = int(raw) if raw else int(getattr(config, name))
-        except ValueError:
-            raise SystemExit(f"hookloupe serve: HOOKLOUPE_{name} must be a whole number, not {raw!r}") from None
-    return limits
-
-
-def serve_options(
-    host: str, port: int, workers: int, connections: int, limits: Mapping[str, int] | None = None
-) -> dict[str, Any]:
-    """gunicorn settings. gevent workers: a connection is a greenlet, so clients that trickle
-    their headers, wait on a delayed answer or hold a live page open cost memory, not one of a
-    few threads, and cannot starve capture (README, "Limits and hardening"). Headers must
-    arrive within HEADER_TIMEOUT_S (gunicorn's `keepalive`). The app is built in each worker
-    (no preload), after gevent patched it: database connections are never shared across a fork."""
-    limits = limits or server_limits({})
-    return {
-        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
-        "workers": workers,
-        "worker_class": "inspector.worker.Worker",
-        "worker_connections": connections,
-        "timeout": 60,
-        "graceful_timeout": 15,
-        "keepalive": limits["HEADER_TIMEOUT_S"],
-        "limit_request_line": limits["MAX_REQUEST_LINE_BYTES"],
-        "limit_request_fields": limits["MAX_HEADER_FIELDS"],
-        "limit_request_field_size": limits["MAX_HEADER_FIELD_BYTES"],
-        "preload_app": False,
-        "errorlog": "-",
-        "loglevel": "info",
-        # gunicorn's control socket (one path per user) would be shared by every instance.
-        "control_socket_disable": True,
-        "post_worker_init": _tell_app_when_stopping,
-        "worker_exit": _finish_deliveries,
-        "child_exit": _forget_worker_gauges,
-    }
-
-
-def _tell_app_when_stopping(worker: Any) -> None:
-    """Event streams ask `hookloupe.serving` before each poll and end once the worker stops."""
-    app = getattr(worker, "wsgi", None)
-    if app is not None and hasattr(app, "extensions"):
-        app.extensions["hookloupe.serving"] = lambda: bool(worker.alive)
-
-
-def _finish_deliveries(_server: object, worker: object) -> None:
-    """On a graceful stop, let the worker's forwarder finish its attempt first."""
-    app = getattr(worker, "wsgi", None)
-    if app is not None and hasattr(app, "extensions"):
-        from inspector.delivery.forward import stop_forwarder
-
-        stop_forwarder(app, timeout=float(app.config["FORWARD_TIMEOUT_S"]) + 1)
-
-
-def _forget_worker_gauges(_server: object, worker: Any) -> None:
-    """In the master, after a worker ended: its open streams and waits no longer count in
-    /metrics (its counters still do: totals stay exact). See inspector/metrics.py."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client.multiprocess import mark_process_dead
-
-        mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
-
-
-def default_workers() -> int:
-    return max(2, min(os.cpu_count() or 1, 8))
+# serve's code is in serve.py; these names stay importable from here (tests, bench/).
+from inspector.serve import _fresh_metrics_dir as _fresh_metrics_dir
+from inspector.serve import default_workers as default_workers
+from inspector.serve import serve_options as serve_options
+from inspector.serve import server_limits as server_limits
 
 
 def serve(args: argparse.Namespace) -> int:
-    from gunicorn.app.base import BaseApplication
+    """`serve`: gunicorn with the production settings (inspector/serve.py)."""
+    from inspector.serve import serve as run_server
 
-    options = serve_options(args.host, args.port, args.workers, args.connections, server_limits(os.environ))
-    # /metrics adds up every worker's counts through files in this fresh directory; the
-    # workers read the variable when they first import prometheus_client (inspector/metrics.py).
-    master, metrics_dir = os.getpid(), _fresh_metrics_dir()
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-
-    class HookloupeServer(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hints
-        def load_config(self) -> None:
-            for key, value in options.items():
-                self.cfg.set(key, value)
-
-        def load(self) -> Flask:
-            from inspector import create_app
-
-            return create_app()
-
-    try:
-        HookloupeServer().run()
-    finally:
-        # A worker leaves run() too (gunicorn exits it with SystemExit): only the master, once
-        # every worker is gone, removes the directory.
-        if os.getpid() == master:
-            shutil.rmtree(metrics_dir, ignore_errors=True)
-    return 0
-
-
-_METRICS_DIR_PREFIX = "hookloupe-metrics-"
-
-
-def _fresh_metrics_dir() -> str:
-    """A new, empty directory for the workers' metric files, named after this process. Those
-    left by a serve that was killed (its process is gone) are removed first."""
-    base = tempfile.gettempdir()
-    for name in os.listdir(base):
-        pid = name.removeprefix(_METRICS_DIR_PREFIX).split("-", 1)[0]
-        if name.startswith(_METRICS_DIR_PREFIX) and pid.isdigit() and not _is_running(int(pid)):
-            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
-    return tempfile.mkdtemp(prefix=f"{_METRICS_DIR_PREFIX}{os.getpid()}-", dir=base)
-
-
-def _is_running(pid: int) -> bool:
-    """Whether another process with this id runs (one of another user's counts as running)."""
-    if pid == os.getpid():
-        return False  # a directory of an earlier process that had our id (a container restart)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return run_server(args.host, args.port, args.workers, args.connections)
 
 
 def listen(args: argparse.Namespace) -> int:
-    from inspector.bins import is_http_url
-    from inspector.delivery.relay import Relay, RelayError
-
-    if not is_http_url(args.to):
-        print(f"hookloupe listen: --to must be an http(s) URL, not {args.to!r}", file=sys.stderr)
-        return 2
+    """`listen`: exit 2 at once for a malformed URL or one that names no bin (retrying cannot
+    help); a server that refuses the connection is retried until Ctrl-C (then exit 0)."""
+    from inspector.delivery.relay import Relay, RelayError, local_target
     from inspector.remote import token
 
     try:
-        relay = Relay(args.bin_url, args.to, out=lambda line: print(line, flush=True), token=token(args.token))
-    except RelayError as error:  # a bin URL that names no bin: a usage error, retrying cannot help
+        target = local_target(args.to)  # `localhost:3000/hooks` means http://localhost:3000/hooks
+        relay = Relay(args.bin_url, target, out=lambda line: print(line, flush=True), token=token(args.token))
+    except RelayError as error:
         print(f"hookloupe listen: {error}", file=sys.stderr)
         return 2
     try:
@@ -258,7 +129,8 @@ def _server_database() -> tuple[str, str]:
 
 
 def export(args: argparse.Namespace) -> int:
-    """`export --all [--output FILE]`: the server's whole database as NDJSON (inspector/backup)."""
+    """`export --all [--output FILE]`: the server's whole database as NDJSON (inspector/backup);
+    `export <bin URL>` is remote_export.export_bin."""
     from datetime import datetime
 
     from sqlalchemy import make_url
@@ -287,7 +159,8 @@ def export(args: argparse.Namespace) -> int:
 
 
 def import_(args: argparse.Namespace) -> int:
-    """`import FILE`: an export into the server's database, brought to the newest schema first."""
+    """`import FILE`: an export into the server's database, brought to the newest schema first
+    (`import <bin URL> FILE` is remote_export.import_bin)."""
     from inspector import migrate
     from inspector.backup import import_lines
     from inspector.db import make_engine
@@ -341,7 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     listen_cmd = commands.add_parser("listen", help="relay a bin's new captures to a local URL")
     listen_cmd.add_argument("bin_url", help="the bin's page URL or capture URL")
-    listen_cmd.add_argument("--to", required=True, help="local target base URL, e.g. http://localhost:3000/hooks")
+    listen_cmd.add_argument(
+        "--to", required=True, help="local target base URL, e.g. http://localhost:3000/hooks (http:// when left out)"
+    )
     listen_cmd.add_argument("--token", help="API token (default: HOOKLOUPE_TOKEN); never printed")
     listen_cmd.set_defaults(func=listen)
 
@@ -361,16 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     db_cmd.set_defaults(func=database)
 
-    export_cmd = commands.add_parser("export", help="back up the server's whole database as NDJSON")
-    export_cmd.add_argument(
-        "--all", action="store_true", required=True, help="every bin, capture and secret (secrets stay encrypted)"
-    )
-    export_cmd.add_argument("--output", metavar="FILE", help="write to FILE (default: standard output)")
-    export_cmd.set_defaults(func=export)
+    from inspector import remote_export  # `export`/`import`: one bin through the API, or the whole database
 
-    import_cmd = commands.add_parser("import", help="restore an export into the server's database")
-    import_cmd.add_argument("file", metavar="FILE", help="a file made by `hookloupe export --all` (- for stdin)")
-    import_cmd.set_defaults(func=import_)
+    remote_export.add_commands(commands, export_all=export, import_file=import_)
 
     doctor_cmd = commands.add_parser("doctor", help="check the settings, database, secret key and data directory")
     doctor_cmd.set_defaults(func=doctor)

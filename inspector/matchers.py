@@ -8,6 +8,15 @@ into SQL (`sql_glob` helps); `misses` always decides, so SQL only narrows the ro
 A capture is anything with the stored columns (`models.Capture`): method, path, query_string,
 headers, content_type, body, provider_id, event, verdict. Captured data is hostile: nothing
 here evaluates it, JSON is parsed with a depth bound, gzip is inflated with a size bound.
+
+`text=` is case-insensitive, in `searchable_text`: the body (inflated when gzip or deflate),
+header values (as `name: value` lines), the path, the raw and decoded query, and the decoded
+values of a form-encoded body; the store narrows it with a search index (store/fts.py).
+`since=` and `until=` bound when a capture was received: ISO 8601 dates or datetimes
+(`2026-11-01`, `2026-11-28T12:00`, `2026-11-28T12:00+01:00`), UTC unless an offset is given, a
+date alone meaning its midnight; `since` keeps captures received at or after it, `until`
+those received before it. A `q=` parameter (no key) holds the search box's syntax
+(inspector/search_syntax.py) and stands for the matchers it spells.
 """
 
 from __future__ import annotations
@@ -16,16 +25,18 @@ import fnmatch
 import json
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
+from inspector import search_syntax
 from inspector.bins import InvalidInput, check_text
-from inspector.bodyview import DECODED_LIMIT, decompress
+from inspector.bodydecode import DECODED_LIMIT, decompress
 from inspector.headers import first_header
 from inspector.safejson import JSONLimitError, loads_bounded
 from inspector.signing.verify import STATUSES
 
 # Matchers with one value per capture field, and the families whose name carries a key.
-SIMPLE = ("method", "path", "content_type", "text", "provider", "event", "verdict")
+SIMPLE = ("method", "path", "content_type", "text", "provider", "event", "verdict", "since", "until")
 FAMILIES = ("q", "h", "json")
 # Decided only once the capture is analysed.
 ANALYSED = frozenset({"provider", "event", "verdict"})
@@ -33,6 +44,8 @@ ANALYSED = frozenset({"provider", "event", "verdict"})
 MAX_VALUE_CHARS = 4096
 # JSON bodies over this size are not parsed for `json.` matchers (they never match).
 JSON_MATCH_LIMIT = 2 * 1024 * 1024
+# The media type whose body is searched by its decoded values too.
+FORM_TYPE = "application/x-www-form-urlencoded"
 
 Outcome = Literal["match", "miss", "pending"]
 
@@ -49,6 +62,7 @@ class Matchable(Protocol):
     provider_id: str | None
     event: str | None
     verdict: str | None
+    received_at: datetime
 
 
 @dataclass(frozen=True)
@@ -95,23 +109,47 @@ def parse(pairs: Iterable[tuple[str, str]], *, ignore: Collection[str] = ()) -> 
     """Matchers from query parameters; names in `ignore` (the route's own parameters, such as
     `limit`) are skipped, an empty value means "not set". InvalidInput for a name that is no
     matcher (a typo must not match everything), a bad verdict, NUL, or an over-long value."""
-    terms = []
+    terms: list[Term] = []
     for raw_name, raw_value in pairs:
         if raw_name in ignore or raw_value == "":
+            continue
+        if raw_name == "q":  # the search box's syntax
+            query = check_text(raw_value, "q")
+            if len(query) > MAX_VALUE_CHARS:
+                raise InvalidInput(f"q is over {MAX_VALUE_CHARS} characters")
+            terms += parse(search_syntax.parse(query)).terms
             continue
         name, _, key = raw_name.partition(".")
         if not (raw_name in SIMPLE or (name in FAMILIES and key)):
             raise InvalidInput(
                 f"unknown matcher {raw_name[:100]!r}; matchers are {', '.join(SIMPLE)}, "
-                "q.<name>, h.<name> and json.<dotted.path>"
+                "q.<name>, h.<name>, json.<dotted.path> and q (search syntax)"
             )
         value = check_text(raw_value, raw_name[:100])
         if len(value) > MAX_VALUE_CHARS or len(key) > MAX_VALUE_CHARS:
             raise InvalidInput(f"{raw_name[:100]} is over {MAX_VALUE_CHARS} characters")
         if name == "verdict" and value not in STATUSES:
             raise InvalidInput(f"verdict must be one of: {', '.join(STATUSES)}")
+        if name in ("since", "until"):
+            value = parse_time(value, name).isoformat()
         terms.append(Term(name, value, key.lower() if name == "h" else key))
     return Matchers(tuple(terms))
+
+
+def parse_time(value: str, name: str) -> datetime:
+    """An ISO 8601 date or datetime as an aware UTC datetime (UTC unless it has an offset; a
+    date alone is its midnight); InvalidInput naming `name` otherwise."""
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("z", "Z"))
+    except ValueError:
+        raise InvalidInput(
+            f"{name} must be an ISO 8601 date or datetime, e.g. 2026-11-01 or 2026-11-28T12:00 (UTC) "
+            "or 2026-11-28T12:00+01:00"
+        ) from None
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before the first representable moment
+        raise InvalidInput(f"{name} is out of range: a date from 0001-01-02 to 9999-12-30") from None
 
 
 def misses(matchers: Matchers, capture: Matchable) -> list[str]:
@@ -175,6 +213,11 @@ def _miss(term: Term, capture: Matchable, facts: _Facts) -> str | None:
         return f"event: {_show(capture.event) if capture.event else 'none'} does not match {_show(wanted)}"
     if name == "verdict":
         return None if capture.verdict == wanted else _wanted(name, wanted, capture.verdict)
+    if name in ("since", "until"):
+        bound, received = datetime.fromisoformat(wanted), capture.received_at.astimezone(UTC)
+        if (received >= bound) if name == "since" else (received < bound):
+            return None
+        return f"{name}: received at {received.isoformat()}, {'before' if name == 'since' else 'not before'} {wanted}"
     if name == "q":
         values = [value for key, value in facts.query() if key == term.key]
         if wanted in values:
@@ -237,22 +280,14 @@ class _Facts:
         return self._query
 
     def body(self) -> bytes:
-        """The body, inflated (bounded) when its Content-Encoding is gzip or deflate."""
-        body = self._capture.body
-        encoding = (first_header(self._capture.headers, "Content-Encoding") or "").strip().lower()
-        if encoding in ("gzip", "x-gzip", "deflate"):
-            decoded = decompress(body, encoding, DECODED_LIMIT)
-            if not decoded.error:
-                return decoded.data
-        return body
+        return decoded_body(self._capture.headers, self._capture.body)
 
     def text(self) -> str:
-        """Body, headers and query string as one lower-cased text."""
         if self._text is None:
-            headers = "\n".join(f"{name}: {value}" for name, value in self._capture.headers)
-            query = "\n".join(f"{key}={value}" for key, value in self.query())
-            body = self.body().decode("utf-8", "replace")
-            self._text = "\n".join((body, headers, self._capture.query_string, query)).lower()
+            capture = self._capture
+            self._text = searchable_text(
+                capture.path, capture.query_string, capture.headers, capture.content_type, self.body()
+            )
         return self._text
 
     def json(self) -> Any:
@@ -264,6 +299,33 @@ class _Facts:
             except (JSONLimitError, ValueError):
                 self._json = _NOT_JSON
         return self._json
+
+
+def decoded_body(headers: Iterable[Sequence[str]], body: bytes) -> bytes:
+    """The body, inflated (bounded) when its Content-Encoding is gzip or deflate."""
+    encoding = (first_header(headers, "Content-Encoding") or "").strip().lower()
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        decoded = decompress(body, encoding, DECODED_LIMIT)
+        if not decoded.error:
+            return decoded.data
+    return body
+
+
+def searchable_text(
+    path: str, query_string: str, headers: Iterable[Sequence[str]], content_type: str, body: bytes
+) -> str:
+    """What `text=` searches, lower-cased: the decoded body (`decoded_body`, as UTF-8), the
+    headers as `name: value` lines, the path, the raw query string and its decoded `key=value`
+    pairs, and a form-encoded body's decoded `key=value` pairs. The search index holds the
+    same text (store/fts.py)."""
+    from inspector.capture.request import query_pairs
+
+    text = body.decode("utf-8", "replace")
+    parts = [text, "\n".join(f"{name}: {value}" for name, value in headers), path, query_string]
+    parts += [f"{key}={value}" for key, value in query_pairs(query_string)]
+    if content_type.split(";", 1)[0].strip().lower() == FORM_TYPE:
+        parts += [f"{key}={value}" for key, value in query_pairs(text)]
+    return "\n".join(parts).lower()
 
 
 # --- wording ---------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, LargeBinary, String, Text, false, text
+from sqlalchemy import JSON, Connection, DateTime, ForeignKey, Index, LargeBinary, String, Text, event, false, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -129,6 +129,17 @@ class Capture(Model):
         ),
         {"sqlite_autoincrement": True},
     )
+
+
+def _create_search_index(_table: Any, connection: Connection, **_kw: Any) -> None:
+    """A fresh database gets the text search index with its captures table (search_index.py;
+    migration 0008 creates it on an upgraded one)."""
+    from inspector import search_index
+
+    search_index.create(connection)
+
+
+event.listen(Capture.__table__, "after_create", _create_search_index)
 
 
 class Secret(Model):

@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from inspector import bins
 from inspector.access import policy
-from inspector.matchers import MAX_VALUE_CHARS
+from inspector.openapi_parameters import MATCHERS
+from inspector.openapi_parameters import parameters as operation_parameters
 from inspector.openapi_schemas import STR, Schema, component_schemas, integer, ref
 from inspector.store.activity import MAX_ENTRIES as MAX_ACTIVITY
 
-# Limits the API views hold (views/api.py; tests/test_openapi.py checks they agree).
-DEFAULT_PAGE = 50
-MAX_PAGE = 500
-DEFAULT_WAIT_S = 30
-MAX_WAIT_S = 60
-
-_MATCHERS = (
-    "Matchers (query parameters; all must hold, and several values of one matcher must all hold): `method` "
-    "(exact, case-insensitive), `path` (glob on the sub-path after `/h/{bin}`, `/` when none), `content_type` "
-    "(media type before `;`, case-insensitive, glob allowed), `text` (case-insensitive substring of the body, "
-    "gunzipped when `Content-Encoding: gzip`, of header names and values and of the query string), `provider` (a "
-    "provider id or `none`), `event` (glob on the detected event) and `verdict` (a signature status). Three "
-    "families take their name from the parameter: `q.<name>=<value>` (a query-string pair with that name has "
-    "exactly that value), `h.<name>=<glob>` (a header with that name, case-insensitive, has a value matching the "
-    "glob, case-insensitive) and `json.<dotted.path>=<value>` (the JSON body's value at that path, list indexes "
-    "as numbers such as `items.0.id`, compared as text: strings as they are, numbers, booleans and null as JSON "
-    "text); OpenAPI cannot name a parameter family, so the `matchers` object stands for them. A matcher name the "
-    "server does not know is answered 400 (a typo never matches everything). Matching on `provider`, `event` or "
-    "`verdict` waits for the capture's analysis."
-)
 # Error answers of the app, all `{"error": ...}`: status -> (shared response name, meaning).
 _ERRORS: dict[int, tuple[str, str]] = {
     400: ("BadRequest", "Invalid input: a field, query parameter or matcher breaks a rule; `error` says which."),
@@ -59,31 +41,6 @@ _SERVER_REFUSALS: dict[int, tuple[str, str]] = {
 }
 
 
-def _query(name: str, schema: Schema, description: str) -> Schema:
-    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
-
-
-_FAMILIES = (
-    "The `q.<name>`, `h.<name>` and `json.<dotted.path>` matcher families: each property is its own query "
-    "parameter (`h.x-github-event=push`); no parameter is named `matchers`."
-)
-
-
-def _matcher_parameters() -> list[Schema]:
-    value = {"type": "string", "maxLength": MAX_VALUE_CHARS}
-    family = {"type": "object", "patternProperties": {"^(q|h|json)\\.[^=&#]+$": value}, "additionalProperties": False}
-    return [
-        _query("method", value, "HTTP method, exact, case-insensitive."),
-        _query("path", value, "Glob (case-sensitive) on the sub-path after `/h/{bin}`."),
-        _query("content_type", value, "Media type before `;`, case-insensitive; a glob is allowed."),
-        _query("text", value, "Case-insensitive substring of body, headers and query string."),
-        _query("provider", value, "A provider id (`github`, `stripe`, …) or `none`."),
-        _query("event", value, "Glob on the detected event type."),
-        _query("verdict", ref("Verdict"), "The signature status."),
-        _query("matchers", family, _FAMILIES) | {"style": "form", "explode": True},
-    ]
-
-
 _BIN = "/api/bins/{bin}"
 _ALL = _BIN + "/requests"
 _ONE = _ALL + "/{id}"
@@ -105,9 +62,14 @@ _ROUTES: tuple[tuple[str, str, str, str, int, str | None, tuple[int, ...]], ...]
     ("get", _ALL + "/wait", "wait_request", "Wait for a matching capture", 200, "WaitResult", (400, 503)),
     ("get", _ONE, "show_request", "One capture in full", 200, "Request", ()),
     ("delete", _ONE, "delete_request", "Delete one capture", 204, None, ()),
+    ("patch", _ONE, "update_request", "Pin a capture or set its note", 200, "Request", (400, 413)),
     ("get", _ONE + "/raw", "raw_body", "The exact body bytes, as an attachment", 200, "raw", ()),
     ("post", _ONE + "/replay", "replay_request", "Send a capture to a target now", 201, "Delivery", (400, 413)),
+    ("get", _ONE + "/export", "request_export", "The capture as a command that sends it again", 200, "export", (400,)),
+    ("get", _ONE + "/parts/{index}", "multipart_part", "One part of a multipart body, as a file", 200, "part", ()),
     ("get", _ONE + "/deliveries", "list_deliveries", "A capture's delivery attempts", 200, "DeliveryList", ()),
+    ("get", _BIN + "/export", "bin_export", "The bin's captures as NDJSON or HAR", 200, "bin_export", (400,)),
+    ("post", _BIN + "/import", "bin_import", "Import captures from NDJSON or HAR", 200, "Imported", (400, 413)),
     ("get", _BIN + "/secrets", "list_secrets", "The bin's signing secrets (hints only)", 200, "SecretList", ()),
     ("post", _BIN + "/secrets", "add_secret", "Add a signing secret", 201, "Secret", (400, 413)),
     ("delete", _BIN + "/secrets/{id}", "delete_secret", "Delete a signing secret", 204, None, ()),
@@ -128,7 +90,9 @@ _ENDPOINTS = {
     "bin_stats": "api.stats",
     "wait_request": "api.wait_for_request",
     "replay_request": "replay.replay",
+    "update_request": "request_meta.update_request",
     "list_deliveries": "replay.deliveries",
+    **{name: f"exports.{name}" for name in ("request_export", "multipart_part", "bin_export", "bin_import")},
     **{name: f"secrets.{name}" for name in ("list_secrets", "add_secret", "delete_secret")},
     **{name: f"access.{name}" for name in ("create_share", "list_shares", "revoke_share", "list_bins")},
     **{name: f"access.{name}" for name in ("bin_activity", "server_activity")},
@@ -136,7 +100,13 @@ _ENDPOINTS = {
 }
 # Request bodies by operation: schema name and whether a body is required ({} when empty).
 _BODIES = {"create_bin": ("NewBin", False), "update_bin": ("BinSettings", False), "add_secret": ("NewSecret", True)}
+_BODIES |= {"update_request": ("RequestMeta", True)}
 _BODIES |= {"replay_request": ("Replay", True), "create_token": ("NewToken", True), "create_share": ("NewShare", False)}
+# The import's body: a file, told apart by content (exports/importing.py).
+_IMPORT = {
+    "application/json": {"schema": ref("Har")},
+    "application/x-ndjson": {"schema": STR | {"description": "One Request JSON object a line (`bin_export`)."}},
+}
 _ACTIVITY = f"At most the newest {MAX_ACTIVITY} entries; a deleted bin's entries stay on record."
 _DESCRIPTIONS = {
     "update_bin": "Only the fields sent change; an unknown field, or a `forward.url` that is one of this server's "
@@ -145,15 +115,15 @@ _DESCRIPTIONS = {
     "to what is stored from then on.",
     "wait_request": "A long poll, always answered 200 once it ends. Without `after`, only captures that arrive "
     "after the call started can match; `after=<id>` returns the oldest matching capture newer than that id "
-    "(`after=0` includes stored ones). " + _MATCHERS,
+    "(`after=0` includes stored ones). " + MATCHERS,
     "replay_request": "Method, body bytes and headers go as captured, with the optional edits; hop-by-hop headers, "
     "`Host` and `Content-Length` are recomputed and `X-Hookloupe-Hop` is added. The answer comes after the "
     "attempt: a refused or failed send is a Delivery with `error`. This server's own capture URLs are refused (400).",
     "add_secret": "The value is encrypted at rest and never returned; the bin's captures are verified again in the "
     "background.",
-    "list_requests": _MATCHERS,
-    "count_requests": _MATCHERS,
-    "events": "Starts after `Last-Event-ID` (or `after`); with neither, from now. " + _MATCHERS,
+    "list_requests": MATCHERS,
+    "count_requests": MATCHERS,
+    "events": "Starts after `Last-Event-ID` (or `after`); with neither, from now. " + MATCHERS,
     "list_bins": "Only the instance's administrator (or an `admin` token bound to no bin) when access control is on.",
     "create_token": "Needs access control (HOOKLOUPE_PASSWORD or HOOKLOUPE_AUTH_HEADER): without it every call is "
     "open and this answers 409. The token is in this answer only; send it as `Authorization: Bearer <token>`. "
@@ -162,53 +132,58 @@ _DESCRIPTIONS = {
     "create_share": "Whoever has `url` sees the bin's page read-only and live, with the bin's redaction rules "
     "applied and no secrets, replay, settings or delete; until `expires_in_s` passes or the link is revoked.",
     "revoke_share": "The link stops working at once: an open shared page's live stream ends.",
+    "request_export": "Text that sends the capture again, byte-exact, to its capture URL: the method, the capture "
+    "URL with the sub-path and raw query, the captured headers (hop-by-hop ones, `Host` and `Content-Length` left "
+    "out: the client computes them) and the exact body bytes; what no request can carry (a CR or LF in a header "
+    "value) is changed, never passed on raw. Shown inline. `redact=true` (or the `for_owner` rule) exports the "
+    "redacted capture.",
+    "multipart_part": "Part `index` of a multipart body (inflated first under `Content-Encoding: gzip` or "
+    "`deflate`), as an attachment with `nosniff`. 404 when the body is not multipart or has no such part.",
+    "bin_export": "The captures that pass the matchers, newest first, streamed as an attachment `<bin>.<format>`: "
+    "NDJSON (one Request JSON a line, the body in `body_base64`) or HAR 1.2 (each entry's `_hookloupe` holds what "
+    "makes an import exact). `redact=true` (or the `for_owner` rule) exports the redacted captures. " + MATCHERS,
+    "bin_import": "Captures from a HAR document (a JSON object with `log`; a browser's too) or from NDJSON (one "
+    "Request JSON object a line, as `bin_export` writes them), told apart by content; an empty body imports "
+    "nothing. All or none: a capture that cannot be stored is answered 400 naming its line or entry, and nothing "
+    "is imported. Times, methods, sub-paths, query strings, headers and bodies are stored as the file holds them "
+    "(the bin's `at_capture` redaction still applies); the captures are analysed again and never forwarded. Form "
+    "and `text/plain` bodies are refused (415).",
     "bin_activity": _ACTIVITY,
     "server_activity": _ACTIVITY,
 }
-_REDACT = (
-    "`true`: apply the bin's redaction rules to this answer (values replaced by `[redacted]`; a Request's "
-    "`redacted` says what). Applied whatever this says when the bin's `for_owner` rule is on."
-)
 _STREAM = (
     "Server-sent events: `event: request`, `id:` the request id, `data:` a Summary as JSON; comments as heartbeats. "
     "The stream ends after a while or when the bin is deleted: reconnect with `Last-Event-ID` to miss nothing."
 )
 
 
-def _parameters(operation_id: str) -> list[Schema]:
-    """The operation's own query and header parameters (`bin` and `id` come from the path)."""
-    redact = [_query("redact", {"type": "boolean"}, _REDACT)]
-    if operation_id == "raw_body":
-        return redact
-    after = integer(0, bins.MAX_ID)
-    if operation_id == "list_requests":
-        return [
-            *redact,
-            _query("limit", integer(1, MAX_PAGE), f"Page size (default {DEFAULT_PAGE})."),
-            _query("before", after, "Only captures with a smaller id (the previous page's `next_before`)."),
-            _query("after", after, "Only captures with a larger id."),
-            _query("q", STR, "Search text."),
-            *_matcher_parameters(),
-        ]
-    if operation_id == "wait_request":
-        wait = _query("timeout_s", integer(0, MAX_WAIT_S), f"Seconds to wait (default {DEFAULT_WAIT_S}; 0: at once).")
-        newer = _query("after", after, "Only captures newer than this id; `0` includes stored ones.")
-        return [wait, newer, *redact, *_matcher_parameters()]
-    if operation_id == "events":
-        resume = {"name": "Last-Event-ID", "in": "header", "required": False, "schema": STR}
-        resume["description"] = "Resume after this request id (a value that is not an id is ignored)."
-        since = _query("after", after, "Resume after this id (without `Last-Event-ID`).")
-        return [resume, since, *redact, *_matcher_parameters()]
-    if operation_id == "count_requests":
-        return _matcher_parameters()
-    if operation_id == "show_request":
-        return [_query("at", {"type": "string", "enum": ["now"]}, "`now`: verify again as if it arrived now."), *redact]
-    return []
+_BINARY = {"type": "string", "format": "binary"}
+_ATTACHMENT = {"description": "`attachment` and the file name.", "required": True, "schema": STR}
+_FILES: dict[str, Schema] = {
+    "export": {
+        "description": "The text (`text/plain`); the raw request (`format=http`) of a body that is not UTF-8 is "
+        "`application/octet-stream`.",
+        "content": {"text/plain": {"schema": STR}, "application/octet-stream": {"schema": _BINARY}},
+    },
+    "part": {
+        "description": "The part's bytes, with its own media type when harmless (plain text, CSV, JSON, NDJSON, PDF, "
+        "zip, gzip, images, audio and video but SVG), else `application/octet-stream`, and its file name made safe.",
+        "headers": {"Content-Disposition": _ATTACHMENT},
+        "content": {"*/*": {}},
+    },
+    "bin_export": {
+        "description": "The file: NDJSON (`application/x-ndjson`) or HAR (`application/json`).",
+        "headers": {"Content-Disposition": _ATTACHMENT},
+        "content": {"application/x-ndjson": {"schema": STR}, "application/json": {"schema": ref("Har")}},
+    },
+}
 
 
 def _success(status: int, schema: str | None) -> Schema:
     if schema is None:
         return {"description": "Done; no content."}
+    if schema in _FILES:
+        return copy.deepcopy(_FILES[schema])
     if schema == "raw":
         raw = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
         return {"description": "The body, byte-exact unless redacted (an attachment, with `nosniff`).", "content": raw}
@@ -220,6 +195,8 @@ def _success(status: int, schema: str | None) -> Schema:
 
 def _tag(path: str) -> str:
     """The operation's tag, from its path."""
+    if path.endswith(("/export", "/import", "/parts/{index}")):
+        return "exports"
     if path.endswith(("/replay", "/deliveries")):
         return "deliveries"
     if path.startswith("/api/tokens") or "/shares" in path or path.endswith("/activity"):
@@ -255,11 +232,13 @@ def _operation(route: tuple[str, str, str, str, int, str | None, tuple[int, ...]
     operation["security"] = [{}, {"password": []}, {"token": [scope]}]
     if operation_id in _DESCRIPTIONS:
         operation["description"] = _DESCRIPTIONS[operation_id]
-    if parameters := parameters + _parameters(operation_id):
+    if parameters := parameters + operation_parameters(operation_id):
         operation["parameters"] = parameters
     if operation_id in _BODIES:
         name, required = _BODIES[operation_id]
         operation["requestBody"] = {"required": required, "content": {"application/json": {"schema": ref(name)}}}
+    if operation_id == "bin_import":
+        operation["requestBody"] = {"required": False, "content": copy.deepcopy(_IMPORT)}
     operation["responses"] = dict(sorted(responses.items()))
     return operation
 
@@ -324,7 +303,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
     paths: dict[str, Schema] = {}
     for route in _ROUTES:
         paths.setdefault(route[1], {})[route[0]] = _operation(route)
-    tags = ("bins", "requests", "deliveries", "secrets", "events", "access", "meta")
+    tags = ("bins", "requests", "exports", "deliveries", "secrets", "events", "access", "meta")
     return {
         "openapi": "3.1.0",
         "info": {
@@ -332,7 +311,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
             "version": _package_version(),
             "description": "Bins capture webhooks at `/h/{bin}`; this API creates and configures bins, reads, "
             "waits for, replays and streams their captures, holds their signing secrets and redaction rules, and "
-            "manages share links and API tokens. Bodies are JSON; errors are "
+            "manages share links and API tokens. Bodies are JSON (but exported and imported files); errors are "
             '`{"error": "<message>"}` with a 4xx status (a method a path does not list is answered '
             "405). Times are ISO 8601 UTC. Headers and query pairs are lists of `[name, value]` in arrival order, "
             "duplicates kept. " + _ACCESS,

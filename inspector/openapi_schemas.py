@@ -114,12 +114,14 @@ def _bin_schemas() -> dict[str, Schema]:
 
 
 def _capture_schemas() -> dict[str, Schema]:
+    note_text = {"type": "string", "maxLength": 500} | about("One line; blank or null clears it.")
     summary = (
         {"id": ID, "received_at": TIME, "method": STR, "query_string": STR, "content_type": STR}
         | {"path": STR | about("The sub-path after `/h/{bin}` (`/` when none).")}
         | {"body_size": COUNT, "provider": null(ref("Provider"))}
         | {"signature": obj({"status": null(ref("Verdict"))})}
         | {"analysed": BOOL | about("False between the capture's commit and its analysis.")}
+        | {"pinned": BOOL | about("Kept by pruning and clear-all."), "note": null(STR)}
     )
     signature = (
         {"status": null(ref("Verdict")), "scheme": null(STR), "inferred": BOOL, "warnings": array(STR)}
@@ -138,6 +140,7 @@ def _capture_schemas() -> dict[str, Schema]:
     return {
         "Summary": obj(summary),
         "Request": obj(summary | request),
+        "RequestMeta": obj({"pinned": BOOL, "note": null(note_text)}, optional=("pinned", "note")),
         "RequestList": obj(
             {"requests": array(ref("Summary"), "Newest first.")}
             | {"next_before": null(ID | about("Pass as `before` for the next page (null: no more)."))}
@@ -235,6 +238,39 @@ def _access_schemas() -> dict[str, Schema]:
     }
 
 
+def _export_schemas() -> dict[str, Schema]:
+    """HAR 1.2 as `bin_export` writes it and `bin_import` reads it (objects stay open: HAR
+    files carry custom `_` fields), and the import's answer."""
+    pairs = array(ref("HarPair"))
+    text = "The body: UTF-8 text as it is, else its base64 with `encoding`."
+    post_data = {"mimeType": STR, "text": STR | about(text), "encoding": {"type": "string", "enum": ["base64", ""]}}
+    post_data |= {"params": pairs | about("Form fields, read (urlencoded) when there is no `text`.")}
+    request = {"method": STR, "url": STR | about("The capture URL, the sub-path and the raw query.")}
+    request |= {"httpVersion": STR, "cookies": array({"type": "object"}), "headers": pairs, "queryString": pairs}
+    request |= {"postData": obj(post_data, optional=("text", "encoding", "params"), closed=False)}
+    request |= {"headersSize": integer(), "bodySize": integer()}
+    exact = (
+        {"id": ID, "bin": STR, "received_at": TIME, "path": STR, "query_string": STR, "remote_addr": STR}
+        | {"content_type": STR, "body_size": COUNT, "body_truncated": BOOL, "body_incomplete": BOOL}
+        | {"handshake": null(STR), "redacted": array(STR), "provider": null(STR), "event": null(STR)}
+        | {"verdict": null(ref("Verdict"))}
+    )
+    hookloupe = obj(exact, optional=tuple(exact), closed=False) | about(
+        "What makes an import exact (an import reads it before the standard fields); the analysis is informative."
+    )
+    entry = {"startedDateTime": TIME, "time": {"type": "number"}, "request": obj(request, ("postData",), closed=False)}
+    entry |= {"response": {"type": "object"}, "cache": {"type": "object"}, "timings": {"type": "object"}}
+    entry |= {"_hookloupe": hookloupe}
+    creator = obj({"name": STR, "version": STR}, closed=False)
+    log = {"version": STR, "creator": creator, "pages": array({"type": "object"}), "entries": array(ref("HarEntry"))}
+    return {
+        "Har": obj({"log": obj(log, optional=("pages",), closed=False)}, closed=False) | about("A HAR 1.2 file."),
+        "HarEntry": obj(entry, optional=("_hookloupe",), closed=False),
+        "HarPair": obj({"name": STR, "value": STR}, closed=False),
+        "Imported": obj({"imported": COUNT | about("How many captures were imported.")}),
+    }
+
+
 def component_schemas() -> dict[str, Schema]:
     """Every schema of `components.schemas`, new on every call."""
     return {
@@ -250,4 +286,5 @@ def component_schemas() -> dict[str, Schema]:
         **_capture_schemas(),
         **_secret_and_delivery_schemas(),
         **_access_schemas(),
+        **_export_schemas(),
     }

@@ -25,9 +25,8 @@ bytes (inflated) and fail closed: a body they would have to read but cannot (lar
 encoding not decoded here, or JSON-looking text that does not parse while JSON paths are set)
 is masked whole ("body withheld (…)").
 
-What was replaced is reported in words: "header Authorization", "query token", "query token
-pattern #1", "body json card.number", "body form card", "body pattern #1", "body withheld (over
-2 MiB)". `parse_rules` raises `inspector.bins.InvalidInput`.
+Replacements are reported in words ("header Authorization", "query token pattern #1", "body json
+card.number", "body form card", "body withheld (over 2 MiB)"); parse_rules raises InvalidInput.
 """
 
 from __future__ import annotations
@@ -47,7 +46,8 @@ from urllib.parse import quote_plus, unquote_plus
 from sqlalchemy import inspect
 
 from inspector.bins import InvalidInput
-from inspector.bodyview import decompress, media_type
+from inspector.bodydecode import decompress
+from inspector.bodyview import media_type
 from inspector.capture.request import CapturedRequest
 from inspector.headers import first_header
 from inspector.models import Bin, Capture

@@ -57,6 +57,9 @@ def summary_json(row: Capture) -> dict[str, Any]:
         # while the bin's captures are verified again after its secrets changed.
         "signature": {"status": row.verdict},
         "analysed": row.verdict is not None,
+        # The owner's marks (store/pins.py): a pinned capture is kept by pruning and clear-all.
+        "pinned": bool(row.pinned),
+        "note": row.note,
     }
 
 

@@ -92,6 +92,8 @@ def fresh_objects(client) -> dict[str, object]:
         "secret_id": secret_id,
         "share_id": share_id,
         "token_id": token_id,
+        "index": 0,
+        "delivery_id": 1,
     }
 
 
@@ -102,6 +104,7 @@ JSON_BODIES = {
     "replay.replay": {"url": "http://127.0.0.1:9/"},
     "access.create_token": {"label": "t", "scope": "read"},
     "access.create_share": {},
+    "request_meta.update_request": {"note": "n"},
 }
 FORM_BODIES = {
     "pages.create": {"name": ""},
@@ -134,7 +137,7 @@ def call(client, app, endpoint, method, rule, values, headers):
         kwargs["json"] = JSON_BODIES[endpoint]
     elif endpoint in FORM_BODIES:
         kwargs["data"] = FORM_BODIES[endpoint]
-    if not endpoint.startswith(("api.", "access.", "replay.", "secrets.", "openapi.", "metrics.")):
+    if not rule.rule.startswith("/api/") and rule.rule != "/metrics":
         kwargs["headers"]["HX-Request"] = "true"
     response = client.open(url, method=method, buffered=False, **kwargs)
     status = response.status_code

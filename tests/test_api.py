@@ -280,6 +280,8 @@ def test_summary_has_the_contract_fields(client, bin_id):
         "provider",
         "signature",
         "analysed",
+        "pinned",
+        "note",
     }
     assert (summary["path"], summary["query_string"], summary["body_size"]) == ("/x", "y=1", 3)
 

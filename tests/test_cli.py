@@ -42,6 +42,13 @@ def test_serve_defaults():
     assert (options["limit_request_line"], options["limit_request_fields"], options["keepalive"]) == (8190, 100, 5)
 
 
+def test_serve_shares_no_control_socket_and_stops_without_waiting_for_pages():
+    options = serve_options("127.0.0.1", 8000, 2, 1000)
+    assert options["control_socket_disable"] is True  # one path per user: every instance's
+    assert options["graceful_timeout"] == 15  # for requests in progress only (worker.py)
+    assert options["post_worker_init"] and options["worker_exit"]  # streams end; the worker exits at once
+
+
 def test_server_limits_come_from_the_environment():
     limits = server_limits({"HOOKLOUPE_MAX_HEADER_FIELDS": "20", "HOOKLOUPE_HEADER_TIMEOUT_S": " 3 "})
     assert (limits["MAX_HEADER_FIELDS"], limits["HEADER_TIMEOUT_S"], limits["MAX_REQUEST_LINE_BYTES"]) == (20, 3, 8190)

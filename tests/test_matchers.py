@@ -184,3 +184,42 @@ def test_header_names_are_kept_lower_case_and_printed():
 )
 def test_sql_glob_escapes_like_wildcards(glob, like):
     assert matchers.sql_glob(glob) == like
+
+
+# --- since / until ---------------------------------------------------------------------------
+
+
+def received(at: str) -> Row:
+    from datetime import datetime
+
+    row = Row()
+    row.received_at = datetime.fromisoformat(at)  # type: ignore[attr-defined]
+    return row
+
+
+@pytest.mark.parametrize(
+    ("query", "at", "kept"),
+    [
+        ("since=2026-11-01", "2026-11-01T00:00:00+00:00", True),
+        ("since=2026-11-01", "2026-10-31T23:59:59+00:00", False),
+        ("until=2026-11-28", "2026-11-27T23:59:59+00:00", True),
+        ("until=2026-11-28", "2026-11-28T00:00:00+00:00", False),
+        ("until=2026-11-28T12:00", "2026-11-28T11:59:00+00:00", True),
+        # An offset is honoured: 12:00+01:00 is 11:00 UTC.
+        ("until=2026-11-28T12:00%2B01:00", "2026-11-28T11:30:00+00:00", False),
+        ("since=2026-11-28T12:00Z", "2026-11-28T12:00:00+00:00", True),
+    ],
+)
+def test_since_and_until_bound_the_arrival_time(query, at, kept):
+    found = matchers.misses(parse(query), received(at))
+    assert (found == []) is kept, found
+
+
+def test_since_until_values_are_stored_in_utc():
+    term = parse("since=2026-11-28T12:00%2B01:00").terms[0]
+    assert term.value == "2026-11-28T11:00:00+00:00"
+
+
+def test_a_bad_date_is_refused():
+    with pytest.raises(InvalidInput, match="ISO 8601"):
+        parse("until=28/11/2026")

@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, event, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from inspector import create_app, database_url, migrate
+from inspector import create_app, database_url, migrate, search_index
 from inspector.db import db, engine_options
 from inspector.models import Bin, Capture, Delivery, ForwardJob, Secret
 from inspector.signing import secretbox
@@ -94,7 +94,13 @@ def in_utc(row: dict) -> dict:
 def schema_differences(engine) -> list:
     """What autogenerate would change to make the database match the current models."""
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
+        # The text search index's tables are raw DDL, not models (inspector/search_index.py).
+        opts = {
+            "compare_type": True,
+            "compare_server_default": True,
+            "include_name": lambda name, type_, _parent: type_ != "table" or not search_index.is_index_table(name),
+        }
+        context = MigrationContext.configure(conn, opts=opts)
         return compare_metadata(context, db.metadata)
 
 

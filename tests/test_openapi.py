@@ -177,7 +177,7 @@ def test_each_operation_lists_the_scope_its_route_needs_as_the_token_role():
 
 def test_redact_is_a_boolean_parameter_of_what_shows_captures():
     paths = documented()["paths"]
-    shown = ("/requests", "/requests/{id}", "/requests/{id}/raw", "/requests/wait", "/events")
+    shown = ("/requests", "/requests/{id}", "/requests/{id}/raw", "/requests/wait", "/events", "/export")
     for path in shown:
         operation = paths[f"/api/bins/{{bin}}{path}"]["get"]
         [redact] = [p for p in operation["parameters"] if p.get("name") == "redact"]
@@ -231,12 +231,18 @@ def test_document_and_app_list_the_same_endpoints(app):
 
 
 def test_documented_limits_are_the_views_limits():
-    from inspector import openapi, openapi_schemas
-    from inspector.views import access_api, api
+    from inspector import openapi_parameters as documented_limits
+    from inspector import openapi_schemas
+    from inspector.exports.formats import FORMATS
+    from inspector.views import access_api, api, exports
 
-    assert (openapi.DEFAULT_PAGE, openapi.MAX_PAGE) == (api.DEFAULT_PAGE, api.MAX_PAGE)
-    assert (openapi.DEFAULT_WAIT_S, openapi.MAX_WAIT_S) == (api.DEFAULT_WAIT_S, api.MAX_WAIT_S)
+    assert (documented_limits.DEFAULT_PAGE, documented_limits.MAX_PAGE) == (api.DEFAULT_PAGE, api.MAX_PAGE)
+    assert (documented_limits.DEFAULT_WAIT_S, documented_limits.MAX_WAIT_S) == (api.DEFAULT_WAIT_S, api.MAX_WAIT_S)
     assert openapi_schemas.MAX_TOKEN_LABEL == access_api.MAX_LABEL
+    assert tuple(FORMATS) == documented_limits.REQUEST_FORMATS
+    assert documented_limits.DEFAULT_REQUEST_FORMAT == exports.DEFAULT_REQUEST_FORMAT
+    assert tuple(exports.BIN_FORMATS) == documented_limits.BIN_FORMATS
+    assert documented_limits.DEFAULT_BIN_FORMAT == exports.DEFAULT_BIN_FORMAT
 
 
 def test_served_document_is_the_document_for_the_callers_base_url(client):
@@ -311,6 +317,68 @@ def test_access_answers_match_their_schemas(app, client):
     assert client.get("/api/bins/shapes", headers=bearer).status_code == 200
     for status, answer in ((401, client.get("/api/bins/shapes")), (403, client.get("/api/bins", headers=bearer))):
         assert answer.status_code == status
+        assert_shape(document, "Error", answer.json)
+
+
+def test_export_operations_are_documented_as_files():
+    paths = documented()["paths"]
+    one = paths["/api/bins/{bin}/requests/{id}/export"]["get"]
+    part = paths["/api/bins/{bin}/requests/{id}/parts/{index}"]["get"]
+    export = paths["/api/bins/{bin}/export"]["get"]
+    imported = paths["/api/bins/{bin}/import"]["post"]
+    assert list(one["responses"]["200"]["content"]) == ["text/plain", "application/octet-stream"]
+    assert list(part["responses"]["200"]["content"]) == ["*/*"]
+    assert list(export["responses"]["200"]["content"]) == ["application/x-ndjson", "application/json"]
+    assert list(imported["requestBody"]["content"]) == ["application/json", "application/x-ndjson"]
+    formats = {
+        op["operationId"]: p["schema"]["enum"]
+        for op in (one, export)
+        for p in op["parameters"]
+        if p.get("name") == "format"
+    }
+    assert formats == {"request_export": ["curl", "httpie", "httpx", "http"], "bin_export": ["har", "ndjson"]}
+    for operation in (one, part, export):
+        [redact] = [p for p in operation["parameters"] if p.get("name") == "redact"]
+        assert redact["schema"] == {"type": "boolean"}
+    assert {"method", "verdict", "matchers", "q"} <= {p["name"] for p in export["parameters"] if "name" in p}
+    assert {"400", "413", "415"} <= set(imported["responses"])
+    assert {op["tags"][0] for op in (one, part, export, imported)} == {"exports"}
+    assert [op["security"][2]["token"] for op in (one, part, export, imported)] == [["read"]] * 3 + [["write"]]
+
+
+def test_export_and_import_answers_match_their_schemas(client):
+    document = documented()
+    client.post("/api/bins", json={"name": "shapes"})
+    client.post("/h/shapes/orders?x=1", data=b'{"id": 7}', headers={"X-GitHub-Event": "push"})
+    rid = client.post("/h/shapes/bin", data=b"\xff\x00", headers={"Content-Type": "image/png"}).json["request_id"]
+    har = client.get("/api/bins/shapes/export?format=har")
+    assert har.status_code == 200 and har.mimetype == "application/json"
+    assert har.headers["Content-Disposition"] == 'attachment; filename="shapes.har"'
+    assert_shape(document, "Har", har.json)
+    assert len(har.json["log"]["entries"]) == 2
+    ndjson = client.get("/api/bins/shapes/export?redact=true&method=POST")
+    assert ndjson.status_code == 200 and ndjson.mimetype == "application/x-ndjson"
+    lines = ndjson.get_data(as_text=True).splitlines()
+    for line in lines:
+        assert_shape(document, "Request", json.loads(line))
+    for body, content_type in ((har.data, "application/json"), (ndjson.data, "application/x-ndjson")):
+        answer = client.post("/api/bins/shapes/import", data=body, headers={"Content-Type": content_type})
+        assert answer.status_code == 200, answer.json
+        assert_shape(document, "Imported", answer.json)
+        assert answer.json == {"imported": 2}
+    command = client.get(f"/api/bins/shapes/requests/{rid}/export")
+    assert command.status_code == 200 and command.mimetype == "text/plain"
+    raw = client.get(f"/api/bins/shapes/requests/{rid}/export?format=http")
+    assert raw.status_code == 200 and raw.mimetype == "application/octet-stream"
+    refused = (
+        client.get(f"/api/bins/shapes/requests/{rid}/export?format=wget"),
+        client.get("/api/bins/shapes/export?format=csv"),
+        client.get(f"/api/bins/shapes/requests/{rid}/parts/0"),
+        client.post("/api/bins/shapes/import", data=b"not json", headers={"Content-Type": "application/x-ndjson"}),
+        client.post("/api/bins/shapes/import", data=b"a=1", headers={"Content-Type": "text/plain"}),
+    )
+    assert [answer.status_code for answer in refused] == [400, 400, 404, 400, 415]
+    for answer in refused:
         assert_shape(document, "Error", answer.json)
 
 
@@ -433,6 +501,15 @@ def target(openapi_server):
 # from it at collection and sent to the live server (`base_url`); the test of the event stream
 # below checks that the server serves this same document. (schemathesis's lazy
 # `from_fixture` schemas fail on pytest 9: `Function` has no `_nodeid`.)
+@schemathesis.serializer("application/x-ndjson")
+def _ndjson(_context: Any, value: Any) -> bytes:
+    """An NDJSON import body as generated: the text as it is (lone surrogates kept, as bytes
+    that are not UTF-8), anything else as one JSON line."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass")
+    return json.dumps(value).encode() + b"\n"
+
+
 live = schemathesis.openapi.from_dict(
     openapi_document("http://127.0.0.1"),
     config=schemathesis.Config.from_dict(

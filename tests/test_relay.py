@@ -8,13 +8,14 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
 from conftest import ROOT, LiveServer
 from targets import RecordingTarget
 
-from inspector.delivery.relay import Relay, RelayError, parse_bin_url
+from inspector.delivery.relay import Relay, RelayError, check_bin_url, local_target, parse_bin_url
 
 pytestmark = pytest.mark.server
 
@@ -24,6 +25,88 @@ def test_parse_bin_url_accepts_page_and_capture_urls():
     assert parse_bin_url("https://h/base/h/abc/github?x=1") == ("https://h/base", "abc")
     with pytest.raises(RelayError):
         parse_bin_url("http://h/nothing/here")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "localhost:8000/bins/abc",  # no scheme: not guessed (the password would go in the clear)
+        "127.0.0.1:8000/bins/abc",
+        "ftp://h/bins/abc",
+        "http:///bins/abc",
+        "http://h:99999/bins/abc",
+        "http://h:port/bins/abc",
+        "http://h:0/bins/abc",
+        "http://ho st/bins/abc",
+        "http://a..b/bins/abc",
+        "http://-h-/bins/abc",
+        "http://h%41/bins/abc",
+        "http://[::1/bins/abc",
+    ],
+)
+def test_malformed_bin_url_is_refused_at_once(url):
+    with pytest.raises(RelayError, match="the bin URL"):
+        Relay(url, "http://127.0.0.1:9/")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://[::1]:8000/bins/abc", "https://hooks.example.com/base/h/abc/x", "http://me:pw@h_1.lan:80/bins/abc"],
+)
+def test_well_formed_bin_url_is_accepted(url):
+    check_bin_url(url)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://me:s3cret@h:99999/bins/a", "me:s3cret@h:8000/bins/a", "http://me:s3cret@[::1/bins/a"]
+)
+def test_malformed_bin_url_error_never_shows_the_password(url):
+    with pytest.raises(RelayError) as refused:
+        check_bin_url(url)
+    assert "s3cret" not in str(refused.value)
+
+
+def test_target_without_scheme_means_http():
+    assert local_target("localhost:3000/hooks") == "http://localhost:3000/hooks"
+    assert local_target("127.0.0.1:3000") == "http://127.0.0.1:3000"
+    assert local_target("https://app.test/in?x=1") == "https://app.test/in?x=1"
+    for bad in ("ftp://h/x", ":3000/x", "h:99999", "http://u:s3cret@h/x"):
+        with pytest.raises(RelayError, match="--to") as refused:
+            local_target(bad)
+        assert "s3cret" not in str(refused.value)
+
+
+def test_each_line_shows_the_local_time_of_its_attempt():
+    flaky = RecordingTarget(status=503).start()
+    times = iter(datetime(2031, 5, 6, 13, 14, 15).astimezone() + timedelta(seconds=n) for n in range(10))
+    lines: list[str] = []
+    relay = Relay(
+        "http://127.0.0.1:9/bins/abc",
+        flaky.url,
+        out=lines.append,
+        attempts=2,
+        sleep=lambda _s: None,
+        clock=lambda: next(times),
+    )
+    capture = {
+        "id": 7,
+        "method": "POST",
+        "path": "/in",
+        "query_string": "",
+        "headers": [["Content-Type", "text/plain"]],
+        "body_base64": "aGk=",
+        "received_at": "2020-01-01T00:00:00Z",  # the capture's time: not what a line shows
+    }
+    try:
+        relay._send(capture)
+        flaky.status = 200
+        relay._send(capture)
+    finally:
+        flaky.stop()
+        relay.client.close()
+    assert [line[:8] for line in lines] == ["13:14:15", "13:14:16", "13:14:17"]
+    assert "retry 1" in lines[0] and "GAVE UP" in lines[1] and "→ 200" in lines[2]
+    assert not any("00:00:00" in line for line in lines)
 
 
 class RunningRelay:
@@ -180,3 +263,63 @@ def test_cli_listen_reports_an_unknown_bin(live_server):
         timeout=30,
     )
     assert result.returncode == 1 and "does not exist" in result.stderr
+
+
+def listen(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "inspector.cli", "listen", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_cli_listen_exits_2_at_once_on_a_malformed_url():
+    started = time.monotonic()
+    for args in (
+        ["localhost:8000/bins/abc", "--to", "http://127.0.0.1:9/"],
+        ["http://me:s3cret@127.0.0.1:70000/bins/abc", "--to", "http://127.0.0.1:9/"],
+        ["http://127.0.0.1:8000/bins/abc", "--to", "ftp://127.0.0.1/"],
+    ):
+        done = listen(*args)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith("hookloupe listen: ") and "s3cret" not in done.stderr + done.stdout
+    assert time.monotonic() - started < 20  # never retried
+
+
+def test_cli_listen_retries_a_refused_server_until_it_is_back(tmp_path, target):
+    server = LiveServer(tmp_path).start()
+    bin_id = server.create_bin("relay-refused")
+    server.stop()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "inspector.cli",
+            "listen",
+            f"{server.url}/bins/{bin_id}",
+            "--to",
+            target.url.removeprefix("http://"),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert "cannot reach" in process.stdout.readline()  # refused: retried, not fatal
+        server.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not target.received:
+            if process.poll() is not None:
+                break
+            httpx.post(f"{server.url}/h/{bin_id}/back", content=b"again", timeout=10)
+            time.sleep(0.5)
+        assert target.received and target.received[0].body == b"again"
+    finally:
+        process.send_signal(signal.SIGINT)
+        output = process.communicate(timeout=15)[0]
+        server.stop()
+    assert process.returncode == 0, output
+    assert "listening to" in output

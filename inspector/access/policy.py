@@ -39,6 +39,7 @@ RULES: dict[str, Rule] = {
     "pages.list_pane": READ,
     "pages.rows": READ,
     "pages.detail": READ,
+    "pages.body_view": READ,
     "pages.stream_rows": READ,
     "pages.signature": READ,
     "pages.deliveries": READ,
@@ -62,6 +63,18 @@ RULES: dict[str, Rule] = {
     "manage.redaction": READ,
     "manage.save_redaction": WRITE,
     "manage.activity": READ,
+    # A bin page's Settings section (views/pages/settings.py)
+    "settings.panel": READ,
+    "settings.count": READ,
+    "settings.save_response": WRITE,
+    "settings.save_retention": WRITE,
+    "settings.save_handshakes": WRITE,
+    "settings.save_public_base": WRITE,
+    # A capture's pin and note (page and API), and a delivery's retry (views/request_meta.py)
+    "request_meta.update_request": WRITE,
+    "request_meta.toggle_pin": WRITE,
+    "request_meta.save_note": WRITE,
+    "request_meta.retry_delivery": WRITE,
     # JSON API
     "api.create_bin": Rule("write", "server"),
     "access.list_bins": Rule("admin", "server"),

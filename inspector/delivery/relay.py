@@ -1,9 +1,17 @@
 """`hookloupe listen`: follow a bin's event stream on a (remote) server and re-send every new
-capture to a local target, in capture order, resuming after disconnects with no gap."""
+capture to a local target, in capture order, resuming after disconnects with no gap.
+
+A URL that cannot work (no scheme, a bad port, a host that is no host name or address) is a
+RelayError at once, never retried; a well-formed server that refuses or drops the connection
+(restarting, briefly away) is retried for as long as the relay runs. A password in the bin URL
+is sent as HTTP Basic and never shown.
+"""
 
 from __future__ import annotations
 
 import base64
+import ipaddress
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -19,13 +27,77 @@ from inspector.delivery import outbound
 
 
 class RelayError(Exception):
-    """The relay cannot go on (bad bin URL, bin deleted, password refused)."""
+    """The relay cannot go on (malformed URL, bin deleted, password refused)."""
+
+
+# One label of a host name (RFC 1123; `_` too, which some internal names carry), as ASCII.
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?", re.IGNORECASE)
+
+
+def check_bin_url(url: str) -> None:
+    """RelayError (never showing a password) unless `url` is an absolute http(s) URL with a
+    usable host and port. No scheme is not taken to mean http://: the server may be remote, and
+    its password would then travel in the clear."""
+    from inspector.bins import url_problem
+
+    without_credentials = strip_userinfo(url)
+    problem = url_problem(without_credentials) or _host_problem(without_credentials)
+    if problem:
+        hint = " (start it with https:// or http://)" if "://" not in url else ""
+        raise RelayError(f"the bin URL {problem}, not {shown_url(url)!r}{hint}")
+
+
+def local_target(value: str) -> str:
+    """The `--to` URL: `host:port/path` without a scheme means `http://host:port/path` (a local
+    target); RelayError when it is no usable http(s) URL (credentials are refused, not shown)."""
+    from inspector.bins import url_problem
+
+    url = value if "://" in value else f"http://{value}"
+    problem = url_problem(url) or _host_problem(url)
+    if problem:
+        raise RelayError(f"--to {problem}, not {shown_url(value)!r}")
+    return url
+
+
+def shown_url(url: str) -> str:
+    """`url` for a message, without credentials: an http(s) URL without its `user:password@`;
+    any other text with everything before its last `@` masked (it may hold a password that
+    did not parse as one)."""
+    try:
+        parts = urlsplit(url)
+        well_formed = parts.scheme in ("http", "https") and parts.port != 0
+    except ValueError:  # an unclosed IPv6 bracket, a port that is not a number
+        well_formed = False
+    if well_formed or "@" not in url:
+        return strip_userinfo(url)
+    return "…@" + url.rsplit("@", 1)[1]
+
+
+def _host_problem(url: str) -> str | None:
+    """What makes the host of an otherwise valid URL unusable: neither an IP address nor a
+    host name (empty labels, spaces, `%`, a leading `-`…); None when it is fine."""
+    host = urlsplit(url).hostname or ""
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    try:
+        labels = host.encode("idna").decode("ascii").removesuffix(".").split(".")
+    except UnicodeError:
+        labels = [""]
+    if all(_LABEL.fullmatch(label) for label in labels):
+        return None
+    return "must have a host name or IP address"
 
 
 def parse_bin_url(url: str) -> tuple[str, str]:
     """Split a bin's page URL (`…/bins/<bin>`) or capture URL (`…/h/<bin>[/…]`) into the
     server's base URL and the bin id; RelayError when it is neither."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed IPv6 bracket
+        parts = urlsplit("")
     segments = parts.path.split("/")
     for marker in ("bins", "h"):
         if marker in segments:
@@ -33,7 +105,7 @@ def parse_bin_url(url: str) -> tuple[str, str]:
             if index + 1 < len(segments) and segments[index + 1]:
                 base_path = "/".join(segments[:index])
                 return urlunsplit((parts.scheme, parts.netloc, base_path, "", "")), segments[index + 1]
-    raise RelayError(f"{strip_userinfo(url)!r} is neither a bin page (…/bins/<bin>) nor a capture URL (…/h/<bin>)")
+    raise RelayError(f"{shown_url(url)!r} is neither a bin page (…/bins/<bin>) nor a capture URL (…/h/<bin>)")
 
 
 def _reason(response: httpx.Response) -> str:
@@ -43,8 +115,14 @@ def _reason(response: httpx.Response) -> str:
         return f"HTTP {response.status_code}"
 
 
+def _local_now() -> datetime:
+    return datetime.now().astimezone()
+
+
 class Relay:
-    """Relays captures of one bin to `target`; `run()` returns when `should_stop()` is true."""
+    """Relays captures of one bin to `target`; `run()` returns when `should_stop()` is true.
+    RelayError at once for a malformed bin URL (`check_bin_url`) or one that names no bin.
+    Each printed line starts with the local time of the attempt it reports (`clock()`)."""
 
     def __init__(
         self,
@@ -58,7 +136,9 @@ class Relay:
         timeout_s: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
         token: str | None = None,
+        clock: Callable[[], datetime] = _local_now,
     ):
+        check_bin_url(bin_url)
         server, self.bin_id = parse_bin_url(bin_url)
         # A password in the URL is sent as HTTP Basic and never shown: `server` is kept
         # without it (it appears in every line the relay prints).
@@ -72,6 +152,7 @@ class Relay:
         self.out = out
         self.attempts, self.retry_wait_s, self.timeout_s = attempts, retry_wait_s, timeout_s
         self.sleep = sleep
+        self.clock = clock
         self.last_id: int | None = None
         self.relayed = 0
         self.failed = 0
@@ -123,7 +204,10 @@ class Relay:
             except RelayError:
                 raise
             except (httpx.HTTPError, OSError, ValueError) as error:
-                self.out(f"connection lost ({type(error).__name__}); reconnecting in {backoff:g} s")
+                # A well-formed server that refuses or drops the connection (restarting, away):
+                # retried for as long as the relay runs.
+                what = f"cannot reach {self.server}" if self.last_id is None else "connection lost"
+                self.out(f"{what} ({type(error).__name__}); reconnecting in {backoff:g} s")
                 self.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
 
@@ -158,23 +242,18 @@ class Relay:
         headers = outbound.forward_headers(capture["headers"], outbound.incoming_hop(capture["headers"]) + 1)
         body = base64.b64decode(capture["body_base64"])
         for attempt_no in range(1, self.attempts + 1):
+            sent_at = self.clock()
             attempt = outbound.send(capture["method"], url, headers, body, timeout=self.timeout_s)
             if attempt.status_code is not None and attempt.status_code < 500:
                 self.relayed += 1
-                self.out(self._line(capture, str(attempt.status_code), attempt.elapsed_ms))
+                self.out(_line(sent_at, capture, str(attempt.status_code), attempt.elapsed_ms))
                 return
             outcome = attempt.error or str(attempt.status_code)
             if attempt_no < self.attempts:
-                self.out(self._line(capture, f"failed ({outcome}); retry {attempt_no}", attempt.elapsed_ms))
+                self.out(_line(sent_at, capture, f"failed ({outcome}); retry {attempt_no}", attempt.elapsed_ms))
                 self.sleep(self.retry_wait_s * 2 ** (attempt_no - 1))
         self.failed += 1
-        self.out(self._line(capture, f"GAVE UP after {self.attempts} attempts ({outcome})", attempt.elapsed_ms))
-
-    @staticmethod
-    def _line(capture: dict[str, Any], outcome: str, elapsed_ms: int) -> str:
-        when = datetime.fromisoformat(capture["received_at"].replace("Z", "+00:00")).strftime("%H:%M:%S")
-        path = (capture["path"] or "/") + (f"?{capture['query_string']}" if capture["query_string"] else "")
-        return f"{when}  #{capture['id']:<6} {capture['method']:<7} {path}  → {outcome}  {elapsed_ms} ms"
+        self.out(_line(sent_at, capture, f"GAVE UP after {self.attempts} attempts ({outcome})", attempt.elapsed_ms))
 
     def _remember(self, capture_id: int) -> None:
         self._done.add(capture_id)
@@ -182,3 +261,9 @@ class Relay:
         if len(self._done_order) > 10_000:
             self._done.discard(self._done_order.popleft())
         self.last_id = max(self.last_id or 0, capture_id)
+
+
+def _line(sent_at: datetime, capture: dict[str, Any], outcome: str, elapsed_ms: int) -> str:
+    """One attempt: when it was sent (`HH:MM:SS`, the clock's zone: local), capture, outcome."""
+    path = (capture["path"] or "/") + (f"?{capture['query_string']}" if capture["query_string"] else "")
+    return f"{sent_at:%H:%M:%S}  #{capture['id']:<6} {capture['method']:<7} {path}  → {outcome}  {elapsed_ms} ms"

@@ -7,14 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, LargeBinary, Select, TextClause, and_, bindparam, delete, func, or_, select, text
+from sqlalchemy import ColumnElement, Select, and_, delete, func, select
 from sqlalchemy.orm import InstrumentedAttribute, defer
 from sqlalchemy.orm.strategy_options import _AbstractLoad
 
 from inspector.db import db
 from inspector.matchers import NO_MATCHERS, Matchers, is_glob, misses, sql_glob
+from inspector.matchers import parse as parse_matchers
 from inspector.models import Capture
-from inspector.store import search
+from inspector.store import fts, search
 from inspector.store.cleanup import clear_captures as clear_captures  # re-exported: store/__init__.py
 from inspector.store.cleanup import prune as prune
 from inspector.store.sql import SUMMARY_ONLY, execute_dml
@@ -51,18 +52,21 @@ def list_captures(
     """Captures of a bin that pass the filters and `matchers`, newest first, without their
     bodies loaded (an empty list when none).
 
-    `before`/`after` are exclusive id bounds; `q` is a substring searched (case-insensitively
-    for text fields) in method, path, query string, content type, remote address and body;
-    `provider` (an id, or "none"), `event` and `verdict` filter exactly. Matchers SQL cannot
-    decide are checked row by row (inspector/matchers.py), reading on until `limit` pass.
+    `before`/`after` are exclusive id bounds; `q` is the search box's syntax
+    (inspector/search_syntax.py: its matchers join `matchers`; InvalidInput when it is not
+    valid); `provider` (an id, or "none"), `event` and `verdict` filter exactly. Matchers SQL
+    cannot decide are checked row by row (inspector/matchers.py), reading on until `limit` pass.
 
-    `scan_rows` bounds a search that reads rows (`q`, or a matcher checked row by row): it
-    looks only at the newest `scan_rows` captures of the bin below `before`, and stops checking
-    rows after SCAN_S; `scanned_to` then says where to go on (see CaptureList). Filters served
-    by an index are not bounded. None: search until `limit` are found or the bin ends.
+    `scan_rows` bounds a search that reads rows (a matcher checked row by row that no index
+    narrows): it looks only at the newest `scan_rows` captures of the bin below `before`, and
+    stops checking rows after SCAN_S; `scanned_to` then says where to go on (see CaptureList).
+    Filters and text searches served by an index are not bounded. None: search until `limit`
+    are found or the bin ends.
     """
+    if q:
+        matchers = Matchers(matchers.terms + parse_matchers([("q", q)]).terms)
     by_python = _left_to_python(matchers)
-    scanning = bool(q) or by_python
+    scanning = by_python
     in_bin = search.in_bin(bin_id) if scanning else Capture.bin_id == bin_id
     query = select(Capture).options(*_loaded_for(matchers)).where(in_bin)
     if provider:
@@ -73,23 +77,14 @@ def list_captures(
         query = query.where(Capture.verdict == verdict)
     if after is not None:
         query = query.where(Capture.id > after)
-    if q:
-        query = query.where(
-            or_(
-                Capture.method.icontains(q, autoescape=True),
-                Capture.path.icontains(q, autoescape=True),
-                Capture.query_string.icontains(q, autoescape=True),
-                Capture.content_type.icontains(q, autoescape=True),
-                Capture.remote_addr.contains(q, autoescape=True),
-                _body_contains(q.encode("utf-8")),
-            )
-        )
     query = query.where(*_matcher_conditions(matchers))
     if not scanning:  # served by an index: no scan to bound
         newest_first = query.order_by(Capture.id.desc())
         if before is not None:
             newest_first = newest_first.where(Capture.id < before)
         return CaptureList(db.session.scalars(newest_first.limit(limit)))
+    if _index_served(matchers, scan_rows):  # the text index narrows to candidates: check them all
+        return _indexed(query, matchers, limit, before, scan_rows)
     return _scanned(
         query,
         bin_id,
@@ -125,6 +120,12 @@ def count_within(bin_id: str, matchers: Matchers, *, scan_rows: int | None = SCA
         count = select(func.count()).select_from(Capture).where(Capture.bin_id == bin_id, *conditions)
         return MatchCount(int(db.session.execute(count).scalar_one()))
     rows = select(Capture).options(*_loaded_for(matchers)).where(search.in_bin(bin_id), *conditions)
+    if _index_served(matchers, scan_rows):  # the index's exact hits counted in SQL, the rest checked
+        exact = [fts.exact_hits(term.value) for term in matchers.of("text")]
+        sure = select(func.count()).select_from(Capture).where(Capture.bin_id == bin_id, *conditions, *exact)
+        rest = _indexed(rows.where(fts.uncertain()), matchers, None, None, scan_rows)
+        total = int(db.session.execute(sure).scalar_one()) + len(rest)
+        return MatchCount(total, exact=rest.scanned_to is None, scanned_to=rest.scanned_to)
     found = _scanned(rows, bin_id, matchers, limit=None, before=None, scan_rows=scan_rows)
     return MatchCount(len(found), exact=found.scanned_to is None, scanned_to=found.scanned_to)
 
@@ -240,7 +241,13 @@ def _matcher_conditions(matchers: Matchers) -> list[ColumnElement[bool]]:
         elif term.name == "path":
             condition = _glob_condition(Capture.path, term.value)
         elif term.name == "text":
-            condition = search.text_prefilter(term.value)
+            condition = fts.text_candidates(term.value)
+            if condition is None:
+                condition = search.text_prefilter(term.value)
+        elif term.name == "since":
+            condition = Capture.received_at >= datetime.fromisoformat(term.value)
+        elif term.name == "until":
+            condition = Capture.received_at < datetime.fromisoformat(term.value)
         if condition is not None:
             conditions.append(condition)
     return conditions
@@ -257,7 +264,7 @@ def _left_to_python(matchers: Matchers) -> bool:
     """Whether some matcher is not decided exactly by `_matcher_conditions`: the row-level
     ones, and globs (SQLite's LIKE ignores case; a character class has no LIKE)."""
     for term in matchers.terms:
-        if term.name in ("method", "provider", "verdict"):
+        if term.name in ("method", "provider", "verdict", "since", "until"):
             continue
         if term.name in ("event", "path") and not is_glob(term.value):
             continue
@@ -265,11 +272,27 @@ def _left_to_python(matchers: Matchers) -> bool:
     return False
 
 
-def _body_contains(needle: bytes) -> ColumnElement[bool] | TextClause:
-    """A byte-substring test on the body (LIKE does not work on SQLite blobs)."""
-    if db.engine.dialect.name == "sqlite":
-        return func.instr(Capture.body, needle) > 0
-    return text("position(:needle in captures.body) > 0").bindparams(bindparam("needle", needle, type_=LargeBinary))
+def _index_served(matchers: Matchers, scan_rows: int | None) -> bool:
+    """Whether every matcher left to Python is a `text` term the search index narrows, with
+    fewer than `scan_rows` captures waiting to be indexed: its candidates are then few
+    enough to check them all, without a scan window."""
+    left = [term for term in matchers.terms if term.name not in ("method", "provider", "verdict", "since", "until")]
+    left = [term for term in left if not (term.name in ("event", "path") and not is_glob(term.value))]
+    if not left or not all(term.name == "text" and fts.usable(term.value) for term in left):
+        return False
+    return scan_rows is None or fts.pending_count(scan_rows) < scan_rows
+
+
+def _indexed(
+    query: Select[Capture], matchers: Matchers, limit: int | None, before: int | None, scan_rows: int | None
+) -> CaptureList:
+    """The candidates of an index-served search, checked newest first; with `scan_rows` it
+    stops after SCAN_S, and `scanned_to` says where (see CaptureList)."""
+    found = CaptureList()
+    deadline = None if scan_rows is None else time.monotonic() + SCAN_S
+    batch = _CHECK_BATCH_WITH_BODIES if matchers.needs_body else _CHECK_BATCH
+    found.scanned_to = _checked(query.order_by(*search.newest_first()), matchers, found, limit, before, batch, deadline)
+    return found
 
 
 def captures_since(bin_id: str, after_id: int, limit: int = 100) -> list[Capture]:

@@ -8,6 +8,11 @@ a write transaction of its own — on SQLite through the capture path's group co
 and the thread pauses between batches (under gevent a sleep lets the worker's other greenlets
 run; it also lets another process take SQLite's lock). PostgreSQL takes the same path: shorter
 transactions, fewer row locks held at once.
+
+Pinned captures (`Capture.pinned`) are never deleted here: not by pruning, not by clear-all.
+They count toward a bin's max_requests (so pruning reads only the bin's index to find its
+boundary) but are never the ones dropped; a bin can therefore hold more than its limit by its
+pinned captures older than the boundary. Only deleting the bin (store.delete_bin) removes them.
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ DELETE_BATCH = 1000
 PAUSE_S = 0.005
 
 _DELETE = (
-    "DELETE FROM captures WHERE id IN (SELECT id FROM captures WHERE bin_id = {p} AND id < {p} ORDER BY id LIMIT {p})"
+    "DELETE FROM captures WHERE id IN "
+    "(SELECT id FROM captures WHERE bin_id = {p} AND id < {p} AND NOT pinned ORDER BY id LIMIT {p})"
 )
 _DELETE_SQL = {"sqlite": _DELETE.format(p="?"), "postgresql": _DELETE.format(p="%s")}
 # Larger than any capture id: "below" when the whole bin goes.
@@ -38,8 +44,8 @@ _NO_BOUND = 2**62
 
 
 def delete_captures(bin_id: str, *, below: int | None = None) -> int:
-    """Delete the bin's captures with an id below `below` (every one when None), oldest first,
-    DELETE_BATCH rows per committed transaction; the number deleted (0 for an unknown bin).
+    """Delete the bin's unpinned captures with an id below `below` (every one when None), oldest
+    first, DELETE_BATCH rows per committed transaction; the number deleted (0 for an unknown bin).
 
     Captures arriving meanwhile are stored between batches. The deletes are committed as they
     go: if this fails half-way (DatabaseUnavailableError), the rows deleted so far stay
@@ -62,8 +68,8 @@ def delete_captures(bin_id: str, *, below: int | None = None) -> int:
 
 
 def clear_captures(bin_id: str) -> int:
-    """Delete every capture of the bin (in batches, see the module docstring); return how many
-    were deleted. They are all gone when it returns, except captures that arrived while it ran
+    """Delete every unpinned capture of the bin (in batches, see the module docstring); return
+    how many were deleted. They are all gone when it returns, except captures that arrived while it ran
     and are newer than every capture it saw (a clear empties the bin as of when it started)."""
     newest = db.session.scalar(select(func.max(Capture.id)).where(Capture.bin_id == bin_id))
     return delete_captures(bin_id, below=(newest or 0) + 1)  # a write even when empty, as before
@@ -93,7 +99,7 @@ def newest_settled_id(above_id: int, settled_before: datetime) -> int:
 
 
 def prune(now: datetime, *, default_max: int, ttl_days: int, candidates: Iterable[str] | None = None) -> dict[str, int]:
-    """Delete captures beyond each bin's cap (oldest first, in batches) and bins expired or idle
+    """Delete unpinned captures beyond each bin's cap (oldest first, in batches) and bins expired or idle
     past the TTL. `candidates` are the bins that may be over their cap (None: every bin); bins
     not among them are not counted. Returns `{"captures": n, "bins": n}`. Safe to run from
     several processes at once (a row already deleted is simply not deleted again)."""
@@ -150,6 +156,7 @@ def _idle_bins(cutoff: datetime) -> list[str]:
 
 
 def _delete_whole_bin(bin_id: str) -> bool:
-    """The bin's captures in batches, then the bin (and what arrived meanwhile) at once."""
+    """The bin's captures in batches, then the bin (its pinned captures, and what arrived
+    meanwhile) at once."""
     delete_captures(bin_id)
     return delete_bin(bin_id)

@@ -13,7 +13,7 @@ from werkzeug.routing import IntegerConverter, Map, UnicodeConverter
 
 from inspector import redaction, store, stream
 from inspector.access.principal import OPEN, Principal
-from inspector.bins import MAX_ID, InvalidInput, Limits, check_http_url, is_http_url
+from inspector.bins import MAX_ID, InvalidInput, Limits, check_http_url, is_http_url, with_default_scheme
 from inspector.delivery.forward import is_own_capture_url
 from inspector.models import Bin, Capture
 from inspector.safejson import JSONLimitError, loads_bounded
@@ -78,8 +78,9 @@ def own_bases() -> list[str]:
 
 def check_target(url: object) -> str:
     """A usable target URL, else InvalidInput (not http(s), a port out of range, a control
-    character, or this server's own capture URL)."""
-    url = check_http_url(url, "url")
+    character, or this server's own capture URL). `localhost:3000/x` without a scheme means
+    `http://localhost:3000/x` (bins.with_default_scheme)."""
+    url = check_http_url(with_default_scheme(url), "url")
     if is_own_capture_url(url, own_bases()):
         raise InvalidInput("refusing to send to this server's own capture URL: it would loop")
     return url
@@ -207,7 +208,19 @@ def as_shown(row: Capture, rules: redaction.Rules | None) -> Capture:
 
 
 # What a list row shows (_request_row.html): all a redacted row copy holds.
-_ROW_COLUMNS = ("id", "received_at", "method", "path", "content_type", "body_size", "provider_id", "event", "verdict")
+_ROW_COLUMNS = (
+    "id",
+    "received_at",
+    "method",
+    "path",
+    "content_type",
+    "body_size",
+    "provider_id",
+    "event",
+    "verdict",
+    "pinned",
+    "note",
+)
 
 
 def listed_row(row: Capture, rules: redaction.Rules | None) -> Capture:

@@ -241,7 +241,11 @@
 
   document.addEventListener("htmx:responseError", function (event) {
     var xhr = event.detail.xhr;
-    showFlash("The server answered " + xhr.status + (xhr.status === 404 ? " (already gone?)" : "") + ".");
+    // A plain-text answer is the reason in one sentence ("400: unknown search name …"): show it
+    // (as text, never as markup); anything else gets the status alone.
+    var type = xhr.getResponseHeader("Content-Type") || "";
+    var reason = type.indexOf("text/plain") === 0 ? (xhr.responseText || "").slice(0, 300).trim() : "";
+    showFlash(reason || "The server answered " + xhr.status + (xhr.status === 404 ? " (already gone?)" : "") + ".");
   });
 
   document.addEventListener("htmx:sendError", function () {
@@ -291,6 +295,218 @@
 
   document.addEventListener("hookloupe-secrets-changed", reloadListAndSignature);
   document.addEventListener("hookloupe-analysis-done", reloadListAndSignature);
+
+  // --- detail pane: body loaded on demand, focus, phone layout, keyboard ----------------------
+
+  // The replay form's body is fetched when "Edit before sending" is first opened (a large
+  // capture's pane stays small; an unedited replay sends the stored bytes). `toggle` does not
+  // bubble: listen in the capture phase.
+  document.addEventListener("toggle", function (event) {
+    var edits = event.target;
+    if (!edits.matches || !edits.matches(".replay-edits") || !edits.open || !window.htmx) return;
+    var slot = edits.querySelector("#replay-body-slot[data-src]");
+    if (!slot || slot.hasAttribute("data-loaded")) return;
+    slot.setAttribute("data-loaded", "");
+    window.htmx.ajax("GET", slot.getAttribute("data-src"), { target: slot, swap: "innerHTML" });
+  }, true);
+
+  // One column (phones): the detail sits below the list, so an opened request is scrolled to.
+  var ONE_COLUMN = window.matchMedia("(max-width: 900px)");
+  // Set when the user opens a row (click, Enter): the swapped-in detail then takes the focus.
+  var focusDetail = false;
+
+  function showDetail() {
+    var heading = document.getElementById("detail-heading");
+    if (!heading) return;
+    if (ONE_COLUMN.matches) {
+      heading.focus({ preventScroll: true });
+      heading.closest("#detail").scrollIntoView({ block: "start", behavior: "instant" });
+    } else {
+      heading.focus();  // two columns: the pane is beside the list; scroll only if it is off screen
+    }
+  }
+
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest(".row-link");
+    if (link) {
+      focusDetail = true;
+      markRead(link.closest(".request-row"));
+      return;
+    }
+    if (event.target.closest("[data-back-to-list]")) {
+      var live = document.getElementById("live");
+      if (live) live.scrollIntoView({ block: "start", behavior: "instant" });
+      var open = document.querySelector(".request-row.selected .row-link");
+      if (open) open.focus({ preventScroll: true });
+    }
+  });
+
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (event.detail.elt && event.detail.elt.id === "detail" && focusDetail) {
+      focusDetail = false;
+      if (ONE_COLUMN.matches || document.activeElement === document.body ||
+          (document.activeElement && document.activeElement.closest(".request-list"))) {
+        showDetail();
+      }
+    }
+  });
+
+  function isTyping(target) {
+    return target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName);
+  }
+
+  // j / k move the selection through the list (focus on the row's link, so Enter opens it).
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return;
+    if (event.key !== "j" && event.key !== "k") return;
+    var rows = Array.prototype.slice.call(document.querySelectorAll("#request-list > .request-row"));
+    if (!rows.length) return;
+    var current = document.activeElement && document.activeElement.closest(".request-row");
+    current = current || document.querySelector(".request-row.cursor") || document.querySelector(".request-row.selected");
+    var index = rows.indexOf(current);
+    var next = index === -1 ? 0 : Math.min(rows.length - 1, Math.max(0, index + (event.key === "j" ? 1 : -1)));
+    rows.forEach(function (row) { row.classList.remove("cursor"); });
+    rows[next].classList.add("cursor");
+    rows[next].querySelector(".row-link").focus();
+    event.preventDefault();
+  });
+
+  // --- live list: count, unread markers, follow newest ----------------------------------------
+
+  var SEEN_PREFIX = "hookloupe.seen.";
+  var FOLLOW_KEY = "hookloupe.followNewest";
+
+  function binId() {
+    var bin = document.getElementById("bin");
+    return bin ? bin.getAttribute("data-bin-id") : null;
+  }
+
+  function rowId(row) { return parseInt(row.id.slice(4), 10); }
+
+  function storedNumber(key) {
+    try { return parseInt(window.localStorage.getItem(key) || "", 10); } catch (error) { return NaN; }
+  }
+
+  function storeValue(key, value) {
+    try { window.localStorage.setItem(key, String(value)); } catch (error) { /* a convenience only */ }
+  }
+
+  function showCount() {
+    var count = document.getElementById("capture-count");
+    if (!count) return;
+    var total = parseInt(count.getAttribute("data-count"), 10) || 0;
+    var unread = document.querySelectorAll("#request-list > .request-row.unread").length;
+    count.textContent = total + (total === 1 ? " request" : " requests") + (unread ? " · " + unread + " unread" : "");
+  }
+
+  function setCount(total) {
+    var count = document.getElementById("capture-count");
+    if (!count || !(total >= 0)) return;
+    count.setAttribute("data-count", String(total));
+    showCount();
+  }
+
+  function addToCount(delta) {
+    var count = document.getElementById("capture-count");
+    if (count) setCount(Math.max(0, (parseInt(count.getAttribute("data-count"), 10) || 0) + delta));
+  }
+
+  function markRead(row) {
+    if (row && row.classList.contains("unread")) {
+      row.classList.remove("unread");
+      showCount();
+    }
+  }
+
+  // Everything listed has been looked at: remember the newest id for this bin.
+  function markAllRead() {
+    var rows = document.querySelectorAll("#request-list > .request-row");
+    rows.forEach(function (row) { row.classList.remove("unread"); });
+    var bin = binId();
+    if (bin && rows.length) {
+      storeValue(SEEN_PREFIX + bin, Math.max(rowId(rows[0]), storedNumber(SEEN_PREFIX + bin) || 0));
+    }
+    showCount();
+  }
+
+  // Rows newer than the last look are unread (a first visit has nothing unread).
+  function markUnreadSinceLastLook() {
+    var bin = binId();
+    var live = document.getElementById("live");
+    if (!bin || !live) return;  // a share link's page has no bin id: no markers
+    var seen = storedNumber(SEEN_PREFIX + bin);
+    var rows = document.querySelectorAll("#request-list > .request-row");
+    if (isNaN(seen)) {
+      markAllRead();
+      return;
+    }
+    var open = document.getElementById("detail");
+    var openId = open && open.getAttribute("data-capture-id");
+    rows.forEach(function (row) {
+      if (rowId(row) > seen && row.id !== "req-" + openId) row.classList.add("unread");
+    });
+    showCount();
+  }
+
+  function followBox() { return document.getElementById("follow-newest"); }
+
+  function restoreFollow() {
+    var box = followBox();
+    if (box) box.checked = storedNumber(FOLLOW_KEY) === 1;
+  }
+
+  document.addEventListener("change", function (event) {
+    if (event.target.id === "follow-newest") storeValue(FOLLOW_KEY, event.target.checked ? 1 : 0);
+  });
+
+  // Scrolling the list back to its top means the user has seen the newest rows.
+  document.addEventListener("scroll", function (event) {
+    if (event.target.id === "request-list" && event.target.scrollTop <= 0) markAllRead();
+  }, true);
+
+  document.addEventListener("htmx:sseMessage", function (event) {
+    if (event.detail.type !== "request") return;
+    var row = document.getElementById("req-" + parseInt(event.detail.lastEventId, 10));
+    if (!row || row.hasAttribute("data-counted")) return;
+    row.setAttribute("data-counted", "");
+    addToCount(1);
+    var box = followBox();
+    if (box && box.checked && window.htmx) {
+      // Follow newest: open it, without taking the focus from whatever the user is doing.
+      window.htmx.ajax("GET", row.querySelector(".row-link").getAttribute("hx-get"), { target: "#detail", swap: "outerHTML" });
+      return;
+    }
+    row.classList.add("unread");
+    showCount();
+  });
+
+  // A deleted request leaves the count; clear-all empties it.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var config = event.detail.requestConfig;
+    if (!event.detail.successful || !config || config.verb !== "delete") return;
+    if (/\/requests\/\d+$/.test(config.path)) addToCount(-1);
+    else if (/\/requests$/.test(config.path)) setCount(0);
+  });
+
+  // The list pane is swapped whole when the filters change: its markers and toggle come back.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var elt = event.detail.elt;
+    if (elt && elt.id === "live") {
+      markUnreadSinceLastLook();
+      restoreFollow();
+    }
+    // The facets reload whenever counts change and know the bin's exact total.
+    var counts = elt && elt.id === "facets" && document.getElementById("bin-counts");
+    if (counts) setCount(parseInt(counts.textContent, 10));
+    var detail = document.getElementById("detail");
+    var open = detail && detail.getAttribute("data-capture-id");
+    if (open) markRead(document.getElementById("req-" + open));
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    markUnreadSinceLastLook();
+    restoreFollow();
+  });
 
   // --- start ------------------------------------------------------------------------------
 

@@ -157,6 +157,22 @@ def detail(bin_id: str, capture_id: int) -> Response:
     return response
 
 
+@bp.get("/bins/<bin_id>/requests/<int:capture_id>/body")
+def body_view(bin_id: str, capture_id: int) -> str:
+    """Fragment, on demand: `?view=<n>` is the detail pane's body view number n in full (its
+    preview is what the pane shows), `?view=edit` the replay form's editable body. 404 for
+    a view the body does not have."""
+    bin_ = bin_or_404(bin_id)
+    row = as_shown(capture_or_404(bin_id, capture_id), owner_redaction(bin_))
+    if request.args.get("view") == "edit":
+        return render_template("partials/_replay_body.html", **context.replay_body_context(row))
+    index = int_arg("view")
+    found = context.body_view_context(bin_, row, index) if index is not None else None
+    if found is None:
+        abort(404, description="no such body view")
+    return render_template("partials/_body_view.html", **found)
+
+
 @bp.delete("/bins/<bin_id>/requests/<int:capture_id>")
 def delete_request(bin_id: str, capture_id: int) -> Response:
     """Delete one capture: answers the emptied detail pane and removes its row (out of band)."""
@@ -172,12 +188,14 @@ def delete_request(bin_id: str, capture_id: int) -> Response:
 
 @bp.delete("/bins/<bin_id>/requests")
 def clear(bin_id: str) -> Response:
-    """Delete every capture: answers the empty list and empties the detail pane (out of band)."""
-    bin_or_404(bin_id)
+    """Delete every capture but the pinned ones: answers the list of what is left (the pinned
+    captures) and empties the detail pane (out of band)."""
+    bin_ = bin_or_404(bin_id)
     store.clear_captures(bin_id)
     note_activity(bin_id, "clear")
+    kept = context.owner_rows(bin_, store.list_captures(bin_id, limit=context.PAGE_SIZE))
     html = render_template(
-        "partials/_request_list.html", rows=[], next_before=None, bin_url=bin_url(bin_id), filter_qs=""
+        "partials/_request_list.html", rows=kept, next_before=None, bin_url=bin_url(bin_id), filter_qs=""
     ) + render_template("partials/_detail.html", row=None, oob=True)
     return _with_event(html, COUNTS_CHANGED)
 

@@ -13,9 +13,8 @@ from urllib.parse import urlencode
 
 from flask import current_app, url_for
 
-from inspector import redaction, store
+from inspector import bodyview, redaction, store
 from inspector.analyser import verify_now
-from inspector.bodyview import body_views
 from inspector.capture.request import query_pairs
 from inspector.delivery import compare
 from inspector.headers import first_header
@@ -164,8 +163,8 @@ def bin_context(bin_: Bin, before: int | None, selected: int | None) -> dict[str
 
 def detail_context(bin_: Bin, row: Capture, *, shared: SharedView | None = None) -> dict[str, Any]:
     """The detail pane; a share link's pane has no replay form and no deliveries (they are the
-    owner's sending, to the owner's targets), and the raw body only when the link allows it."""
-    encoding = first_header(row.headers, "Content-Encoding") or ""
+    owner's sending, to the owner's targets), and the raw body only when the link allows it.
+    Body views are previews (PREVIEW_LIMIT characters): a 10 MiB capture's pane stays small."""
     if shared is None:
         raw_url: str | None = url_for("api.raw_body", bin_id=bin_.id, capture_id=row.id)
     else:
@@ -175,7 +174,7 @@ def detail_context(bin_: Bin, row: Capture, *, shared: SharedView | None = None)
         "bin_url": page_url(bin_, shared),
         "raw_url": raw_url,
         "query": query_pairs(row.query_string),
-        "views": body_views(row.body, row.content_type, encoding),
+        "views": _views(row, bodyview.PREVIEW_LIMIT, bodyview.PREVIEW_HEX),
         "max_body": current_app.config["MAX_BODY_BYTES"],
         **signature_context(bin_, row, None, shared=shared),
     }
@@ -184,9 +183,29 @@ def detail_context(bin_: Bin, row: Capture, *, shared: SharedView | None = None)
             **deliveries_context(bin_.id, row),
             "replay_methods": REPLAY_METHODS,
             "headers_text": headers_text(row.headers),
-            "body_text": editable_body(row.body),
         }
     return data
+
+
+def _views(row: Capture, limit: int, hex_limit: int) -> list[bodyview.BodyView]:
+    encoding = first_header(row.headers, "Content-Encoding") or ""
+    return bodyview.body_views(row.body, row.content_type, encoding, limit=limit, hex_limit=hex_limit)
+
+
+def body_view_context(bin_: Bin, row: Capture, index: int) -> dict[str, Any] | None:
+    """One body view of the detail pane in full (FULL_LIMIT characters, FULL_HEX bytes of hex)
+    instead of its preview: `index` counts the views as the pane lists them. None when the
+    body has no such view. Only the owner's page loads it (a share link shows the previews)."""
+    views = _views(row, bodyview.FULL_LIMIT, bodyview.FULL_HEX)
+    if not 0 <= index < len(views):
+        return None
+    return {"row": row, "bin_url": bin_url(bin_.id), "view": views[index], "index": index, "full": True}
+
+
+def replay_body_context(row: Capture) -> dict[str, Any]:
+    """The replay form's body field, loaded when "Edit before sending" is opened: the body as
+    text, None when it is not UTF-8 (it is then sent as captured, never edited)."""
+    return {"row": row, "body_text": editable_body(row.body)}
 
 
 def signature_context(

@@ -11,6 +11,7 @@ from werkzeug.datastructures import MultiDict
 
 from inspector.bins import InvalidInput, ascii_int, check_header, check_text
 from inspector.delivery.replay import Edits
+from inspector.matchers import parse as parse_matchers
 from inspector.models import Capture
 from inspector.signing.verify import STATUSES
 
@@ -38,10 +39,13 @@ def int_arg(name: str) -> int | None:
 
 def list_filters() -> ListFilters:
     """The list filters in the query string that are set (an unknown verdict is ignored);
-    InvalidInput (400) for one holding NUL, which no capture can hold either."""
+    `q` is the search box's syntax (inspector/search_syntax.py). InvalidInput (400) for one
+    holding NUL, which no capture can hold either, and for a search that is not valid."""
     found = {name: check_text(request.args.get(name, ""), name).strip() for name in FILTERS}
     if found["verdict"] not in STATUSES:
         found["verdict"] = ""
+    if found["q"]:
+        parse_matchers([("q", found["q"])])  # its errors say what to write
     return cast(ListFilters, {name: value for name, value in found.items() if value})
 
 
