@@ -54,7 +54,10 @@ COMMON_NEEDLE = "needle-common"
 RARE_NEEDLE = "needle-rare-7f3a9c"
 # Rows per transaction (SQLite) or per COPY (PostgreSQL).
 BATCH = 20_000
-COLUMNS = tuple(column.name for column in Capture.__table__.columns if column.name != "id")
+# Written here: every column but the id and those whose defaults a generated capture keeps
+# (nothing redacted at capture, unpinned, no note).
+_DEFAULTED = ("id", "redacted", "pinned", "note")
+COLUMNS = tuple(column.name for column in Capture.__table__.columns if column.name not in _DEFAULTED)
 HOST = "hooks.example.test"
 
 
