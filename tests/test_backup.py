@@ -291,9 +291,13 @@ def test_export_pages_through_bodies_in_bounded_reads(app, client, backend, monk
     populate(app, client)
     whole = list(export_lines(app_engine(app), now=NOW))
     monkeypatch.setattr(export_module, "_ID_PAGE", 2)
-    monkeypatch.setattr(export_module, "_BODY_BYTES_PER_READ", 10)
+    monkeypatch.setattr(export_module, "BODY_BYTES_PER_READ", 10)
     assert list(export_lines(app_engine(app), now=NOW)) == whole
-    assert list(export_module._chunks_by_size([(1, 4), (2, 4), (3, 30), (4, 1)])) == [[1, 2], [3], [4]]
+    assert list(export_module.chunks_by_size([(1, 4), (2, 4), (3, 30), (4, 1)], export_module.BODY_BYTES_PER_READ)) == [
+        [1, 2],
+        [3],
+        [4],
+    ]
 
 
 def test_export_is_one_snapshot_while_captures_arrive(app, client, backend):

@@ -21,7 +21,7 @@ from inspector.models import Bin, Capture, Secret
 # Export reads captures page by page: ids first, then rows with at most this many body bytes
 # at once (one body larger than that is read alone), so memory stays bounded.
 _ID_PAGE = 500
-_BODY_BYTES_PER_READ = 16 * 1024 * 1024
+BODY_BYTES_PER_READ = 16 * 1024 * 1024
 _BINS, _CAPTURES, _SECRETS = (cast(Table, model.__table__) for model in (Bin, Capture, Secret))
 
 
@@ -96,7 +96,7 @@ def _bin_rows(conn: Connection) -> Iterator[Any]:
 
 
 def _capture_rows(conn: Connection) -> Iterator[Any]:
-    """Every capture row by id; at most about _BODY_BYTES_PER_READ of bodies in memory."""
+    """Every capture row by id; at most about BODY_BYTES_PER_READ of bodies in memory."""
     after = 0
     while True:
         sizes = conn.execute(
@@ -105,20 +105,20 @@ def _capture_rows(conn: Connection) -> Iterator[Any]:
             .order_by(_CAPTURES.c.id)
             .limit(_ID_PAGE)
         ).all()
-        for ids in _chunks_by_size([(row[0], row[1] or 0) for row in sizes]):
+        for ids in chunks_by_size([(row[0], row[1] or 0) for row in sizes], BODY_BYTES_PER_READ):
             yield from conn.execute(select(_CAPTURES).where(_CAPTURES.c.id.in_(ids)).order_by(_CAPTURES.c.id))
         if len(sizes) < _ID_PAGE:
             return
         after = sizes[-1][0]
 
 
-def _chunks_by_size(sizes: list[tuple[int, int]]) -> Iterator[list[int]]:
-    """Consecutive ids grouped so each group's bodies add up to at most _BODY_BYTES_PER_READ
-    (a larger body makes a group of its own)."""
+def chunks_by_size(sizes: list[tuple[int, int]], limit: int) -> Iterator[list[int]]:
+    """Consecutive ids grouped so each group's bodies add up to at most `limit` bytes (a larger
+    body makes a group of its own). Bin exports (exports/batches.py) read in the same groups."""
     chunk: list[int] = []
     total = 0
     for capture_id, size in sizes:
-        if chunk and total + size > _BODY_BYTES_PER_READ:
+        if chunk and total + size > limit:
             yield chunk
             chunk, total = [], 0
         chunk.append(capture_id)

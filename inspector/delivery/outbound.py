@@ -20,21 +20,24 @@ from inspector.headers import first_header
 
 HOP_HEADER = "X-Hookloupe-Hop"
 MAX_RESPONSE_BODY = 1024 * 1024
-# Hop-by-hop headers (RFC 9110 §7.6.1) plus those recomputed for the new connection.
-_NOT_FORWARDED = {
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-    "content-length",
-    HOP_HEADER.lower(),
-}
+# Hop-by-hop headers (RFC 9110 §7.6.1) plus those recomputed for the new connection: never
+# re-sent as captured (forwarding here, the export commands in exports/formats.py).
+NOT_RESENT = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+    }
+)
+
 # Added by httpx when absent; removed again so the target sees only the captured headers.
 _CLIENT_DEFAULTS = ("accept", "accept-encoding", "user-agent", "connection")
 
@@ -77,14 +80,19 @@ def target_url(base: str, path: str, query_string: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, joined or "/", query, ""))
 
 
-def forward_headers(captured: Iterable[Sequence[str]], hop: int) -> list[tuple[str, str]]:
-    """Captured header pairs minus hop-by-hop ones (and those the Connection header names),
-    plus `X-Hookloupe-Hop: hop`."""
+def resendable(captured: Iterable[Sequence[str]]) -> list[tuple[str, str]]:
+    """Captured header pairs a new request carries again: minus NOT_RESENT and the headers
+    the Connection header names (forwarding, replay, `listen`, the export commands)."""
     pairs = [(name, value) for name, value in captured]
     named_by_connection = {
         token.strip().lower() for name, value in pairs if name.lower() == "connection" for token in value.split(",")
     }
-    kept = [(n, v) for n, v in pairs if n.lower() not in _NOT_FORWARDED | named_by_connection]
+    return [(n, v) for n, v in pairs if n.lower() not in NOT_RESENT | named_by_connection]
+
+
+def forward_headers(captured: Iterable[Sequence[str]], hop: int) -> list[tuple[str, str]]:
+    """The resendable captured headers, their hop count replaced by `X-Hookloupe-Hop: hop`."""
+    kept = [(n, v) for n, v in resendable(captured) if n.lower() != HOP_HEADER.lower()]
     return [*kept, (HOP_HEADER, str(hop))]
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from sqlalchemy import select
 
 from inspector import store
+from inspector.backup import export as backup_export
 from inspector.db import db
 from inspector.matchers import Matchers
 from inspector.models import Capture
@@ -17,7 +18,7 @@ from inspector.models import Capture
 # so those lists are short: at most BATCH_WITH_BODIES bodies (10 MiB each at most) are held.
 BATCH = 200
 BATCH_WITH_BODIES = 8
-BODY_BYTES_PER_READ = 16 * 1024 * 1024
+BODY_BYTES_PER_READ = backup_export.BODY_BYTES_PER_READ
 
 
 def exported_rows(bin_id: str, matchers: Matchers) -> Iterator[Capture]:
@@ -31,24 +32,10 @@ def exported_rows(bin_id: str, matchers: Matchers) -> Iterator[Capture]:
         listed = store.list_captures(bin_id, limit=batch, before=before, matchers=matchers)
         sizes = [(row.id, row.body_size) for row in listed]
         db.session.expunge_all()  # the listed rows: the reads below load them again, with bodies
-        for ids in _chunks_by_size(sizes):
+        for ids in backup_export.chunks_by_size(sizes, BODY_BYTES_PER_READ):
             query = select(Capture).where(Capture.bin_id == bin_id, Capture.id.in_(ids)).order_by(Capture.id.desc())
             yield from db.session.scalars(query)
             db.session.expunge_all()
         if len(listed) < batch:
             return
         before = sizes[-1][0]
-
-
-def _chunks_by_size(sizes: list[tuple[int, int]]) -> Iterator[list[int]]:
-    """Consecutive ids grouped so each group's bodies add up to at most BODY_BYTES_PER_READ."""
-    chunk: list[int] = []
-    total = 0
-    for capture_id, size in sizes:
-        if chunk and total + size > BODY_BYTES_PER_READ:
-            yield chunk
-            chunk, total = [], 0
-        chunk.append(capture_id)
-        total += size
-    if chunk:
-        yield chunk

@@ -33,25 +33,10 @@ from dataclasses import dataclass
 from urllib.parse import quote as url_quote
 from urllib.parse import urlsplit
 
+from inspector.delivery.outbound import resendable
 from inspector.exports.shell import command, is_plain_text, printf_bytes, printf_text, quote
 from inspector.models import Capture
 
-# Hop-by-hop headers (RFC 9110 §7.6.1) and those a client computes for its own connection.
-NOT_SENT = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "host",
-        "content-length",
-    }
-)
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _UNSENDABLE = str.maketrans({"\r": " ", "\n": " ", "\0": " "})
 # What stays as it is in a URL: printable ASCII but space and `#` (and `?` in a path); `%`
@@ -91,14 +76,7 @@ def resend_of(row: Capture, capture_url: str) -> Resend:
 def sendable_headers(pairs: Sequence[Sequence[str]]) -> tuple[tuple[str, str], ...]:
     """The captured header pairs a client sends again: not hop-by-hop (nor named by
     `Connection`), not Host or Content-Length, names that are tokens, values without CR/LF/NUL."""
-    named = {
-        token.strip().lower() for name, value in pairs if name.lower() == "connection" for token in value.split(",")
-    }
-    return tuple(
-        (name, value.translate(_UNSENDABLE))
-        for name, value in pairs
-        if name.lower() not in NOT_SENT | named and _TOKEN.fullmatch(name)
-    )
+    return tuple((name, value.translate(_UNSENDABLE)) for name, value in resendable(pairs) if _TOKEN.fullmatch(name))
 
 
 def as_curl(resend: Resend) -> str:

@@ -38,7 +38,7 @@ from inspector.access import principal as principals
 from inspector.access.principal import OPEN, Principal
 from inspector.capture.request import client_address
 from inspector.store import access as access_store
-from inspector.views.common import access_control_on, is_api_path, is_htmx, refusal
+from inspector.views.common import access_control_on, is_api_path, is_htmx, no_store, refusal
 
 bp = Blueprint("auth", __name__)
 csrf = CSRFProtect()
@@ -279,11 +279,6 @@ def signout() -> BaseResponse:
     session.clear()
     target = url_for("auth.signin_form") if current_app.config.get("PASSWORD") else url_for("pages.home")
     return redirect(target, 303)
-
-
-def no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 bp.after_request(no_store)

@@ -139,6 +139,29 @@ def capture_or_404(bin_id: str, capture_id: int) -> Capture:
     return row
 
 
+# Browsers label every request with where it came from; only these may change anything.
+_OWN_FETCHES = ("same-origin", "none")
+
+
+def refuse_foreign_mutation() -> None:
+    """A page blueprint's before_request: a mutation must come from our own pages' htmx. A
+    cross-site form cannot set HX-Request (a custom header needs a CORS preflight we never
+    grant), and Sec-Fetch-Site, when the browser sends it, must say same-origin. Origin is not
+    compared with the Host, which a reverse proxy may rewrite. API routes are guarded apart
+    (views/security.py: JSON only)."""
+    if request.method in ("GET", "HEAD", "OPTIONS") or request.path.startswith("/api/"):
+        return None
+    if not is_htmx() or request.headers.get("Sec-Fetch-Site", "same-origin") not in _OWN_FETCHES:
+        abort(403, description="cross-site request refused")
+    return None
+
+
+def no_store(response: Response) -> Response:
+    """An after_request: pages holding captured data, tokens or links are never cached."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def is_htmx() -> bool:
     """True when htmx (not a plain navigation) sent the request."""
     return request.headers.get("HX-Request") == "true"

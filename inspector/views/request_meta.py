@@ -23,29 +23,20 @@ from inspector.views.common import (
     bin_or_404,
     capture_or_404,
     check_target,
-    is_htmx,
     json_object,
     listed_row,
     note_activity,
     owner_redaction,
+    refuse_foreign_mutation,
 )
 from inspector.views.pages.context import bin_url, deliveries_context, delivery_view
 
 bp = Blueprint("request_meta", __name__)
 
 MAX_NOTE = 500
-_SAME_SITE_FETCHES = ("same-origin", "none")
 
 
-@bp.before_request
-def _refuse_cross_site() -> None:
-    """The page's mutations must come from our own pages' htmx (as in views/pages); the API
-    route is guarded like the rest of the API (views/security.py: JSON only)."""
-    if request.method in ("GET", "HEAD", "OPTIONS") or request.path.startswith("/api/"):
-        return None
-    if not is_htmx() or request.headers.get("Sec-Fetch-Site", "same-origin") not in _SAME_SITE_FETCHES:
-        abort(403, description="cross-site request refused")
-    return None
+bp.before_request(refuse_foreign_mutation)
 
 
 def parse_note(value: object) -> str | None:

@@ -29,6 +29,7 @@ from inspector.views.common import (
     listed_row,
     note_activity,
     owner_redaction,
+    refuse_foreign_mutation,
 )
 from inspector.views.pages import context
 from inspector.views.pages.context import bin_url, debug_rows, provider_name
@@ -39,8 +40,6 @@ bp = Blueprint("pages", __name__)
 # Badge classes by verdict status: a class attribute is only ever one of these fixed strings,
 # never text from a capture ("none" gets no badge).
 VERDICT_CLASSES = {status: f"verdict-{status.replace('_', '-')}" for status in STATUSES if status != "none"}
-# Browsers label every request with where it came from; only these may change anything.
-_SAME_SITE_FETCHES = ("same-origin", "none")
 # Tells the page that counts changed (a delete, clear-all): its facets reload.
 COUNTS_CHANGED = "hookloupe-counts-changed"
 # Tells the page that the bin's secrets changed: it reloads its list and open signature.
@@ -49,17 +48,7 @@ SECRETS_CHANGED = "hookloupe-secrets-changed"
 __all__ = ["bp", "debug_rows", "provider_name", "verdict_class"]
 
 
-@bp.before_request
-def _refuse_cross_site() -> None:
-    """Mutations must come from our own pages' htmx: a cross-site form cannot set HX-Request
-    (a custom header needs a CORS preflight we never grant), and Sec-Fetch-Site, when the
-    browser sends it, must say same-origin. Origin is not compared with the Host, which a
-    reverse proxy may rewrite."""
-    if request.method in ("GET", "HEAD", "OPTIONS"):
-        return None
-    if not is_htmx() or request.headers.get("Sec-Fetch-Site", "same-origin") not in _SAME_SITE_FETCHES:
-        abort(403, description="cross-site request refused")
-    return None
+bp.before_request(refuse_foreign_mutation)
 
 
 @bp.app_template_global()

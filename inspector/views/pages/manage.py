@@ -21,7 +21,15 @@ from inspector.bins import InvalidInput, check_text
 from inspector.models import Bin
 from inspector.store import access as access_store
 from inspector.store import activity, overview
-from inspector.views.common import access_control_on, base_url, bin_or_404, is_htmx, note_activity, principal
+from inspector.views.common import (
+    access_control_on,
+    base_url,
+    bin_or_404,
+    no_store,
+    note_activity,
+    principal,
+    refuse_foreign_mutation,
+)
 from inspector.views.pages.forms import int_arg
 
 bp = Blueprint("manage", __name__)
@@ -53,27 +61,14 @@ NO_ACCESS_CONTROL = (
     "This instance has no access control (neither HOOKLOUPE_PASSWORD nor HOOKLOUPE_AUTH_HEADER is set): "
     "everything is open to whoever reaches it, so a token would restrict nothing. Set a password to use tokens."
 )
-_SAME_SITE_FETCHES = ("same-origin", "none")
 # Tells the bin page that its activity log has a new entry.
 ACTIVITY_CHANGED = "hookloupe-activity-changed"
 
 
-@bp.before_request
-def _refuse_cross_site() -> None:
-    """Mutations must come from our own pages' htmx, as on the bin page (views/pages): a
-    cross-site form cannot set HX-Request, and Sec-Fetch-Site, when sent, must say same-origin."""
-    if request.method in ("GET", "HEAD", "OPTIONS"):
-        return None
-    if not is_htmx() or request.headers.get("Sec-Fetch-Site", "same-origin") not in _SAME_SITE_FETCHES:
-        abort(403, description="cross-site request refused")
-    return None
+bp.before_request(refuse_foreign_mutation)
 
 
-@bp.after_request
-def _no_store(response: Response) -> Response:
-    # Token lists, share links and the server's bins: never kept by any cache.
-    response.headers["Cache-Control"] = "no-store"
-    return response
+bp.after_request(no_store)
 
 
 @bp.app_template_filter("utc_time")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, make_response, render_template, request
+from flask import Blueprint, Response, current_app, make_response, render_template, request
 from werkzeug.datastructures import MultiDict
 
 from inspector import store
@@ -23,7 +23,7 @@ from inspector.bins import (
     parse_response,
 )
 from inspector.models import Bin
-from inspector.views.common import bin_or_404, input_limits, is_htmx, note_activity
+from inspector.views.common import bin_or_404, input_limits, no_store, note_activity, refuse_foreign_mutation
 
 bp = Blueprint("settings", __name__)
 
@@ -44,26 +44,15 @@ EXPIRIES: dict[str, tuple[str, timedelta | None]] = {
     "7d": ("7 days from now", timedelta(days=7)),
     "30d": ("30 days from now", timedelta(days=30)),
 }
-_SAME_SITE_FETCHES = ("same-origin", "none")
 # Tells the bin page that its activity log has a new entry (the same event as manage.py's:
 # view modules do not import each other).
 ACTIVITY_CHANGED = "hookloupe-activity-changed"
 
 
-@bp.before_request
-def _refuse_cross_site() -> None:
-    """Mutations must come from our own pages' htmx, as on the bin page (views/pages)."""
-    if request.method in ("GET", "HEAD", "OPTIONS"):
-        return None
-    if not is_htmx() or request.headers.get("Sec-Fetch-Site", "same-origin") not in _SAME_SITE_FETCHES:
-        abort(403, description="cross-site request refused")
-    return None
+bp.before_request(refuse_foreign_mutation)
 
 
-@bp.after_request
-def _no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response
+bp.after_request(no_store)
 
 
 def wants_open() -> bool:
