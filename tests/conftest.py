@@ -182,6 +182,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+EXPECT_TIMEOUT_MS = 15_000
 BROWSER_MARKS = [
     pytest.mark.browser,
     pytest.mark.server,
@@ -192,6 +193,9 @@ BROWSER_MARKS = [
 @pytest.fixture(scope="module")
 def browser():
     sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
+    # CI has two loaded cores: give every expect() 15 s instead of 5 s. A condition that never
+    # holds still fails; one that holds late on a slow day no longer does.
+    sync_api.expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     with sync_api.sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
