@@ -122,6 +122,24 @@ def test_capture_sent_after_the_page_opened_appears_live_through_the_link(page, 
     assert page.errors == []
 
 
+def test_a_large_body_loads_in_full_through_the_link_redacted(page, live_server):
+    bin_id, link = shared_bin(live_server, "share-large")
+    padding = "p" * (70 * 1024)  # past the pane's 64 KiB preview
+    body = f'{{"pad": "{padding}", "card": "{CARD}"}}'.encode()
+    arrived = post_capture(live_server, bin_id, content=body, headers={"Content-Type": "application/json"})
+    path = open_shared(page, link)
+    page.click(f"#req-{arrived} a")
+    load = page.locator("#body-view-0 button.load-body")
+    expect(load).to_be_visible()
+    load.click()
+    expect(load).to_have_count(0)
+    text = page.locator("#body-view-0 pre.body-text").text_content()
+    assert padding in text and "[redacted]" in text
+    assert all(url.startswith(live_server.url + path) for url in page.requests if "/body?" in url)
+    assert_nothing_hidden(page)
+    assert page.errors == []
+
+
 def test_revoking_the_link_ends_the_open_page(page, live_server):
     bin_id, link = shared_bin(live_server, "share-revoked")
     open_shared(page, link)

@@ -145,3 +145,24 @@ def test_replay_with_the_loaded_but_untouched_body_sends_the_stored_bytes(client
     assert replay(client, bin_id, capture_id, url=target.url, body=as_browser_sends).status_code == 200
     (received,) = target.wait_for(1)
     assert received.body == body
+
+
+def test_a_share_link_loads_the_full_body_redacted(client, bin_id):
+    """The share page previews a large body like the owner's and loads the rest under the link,
+    redacted: a value past the preview is replaced in the full view too."""
+    assert client.patch(f"/api/bins/{bin_id}", json={"redact": {"json_paths": ["card"]}}).status_code == 200
+    body = b'{"pad": "' + b"p" * bodyview.PREVIEW_LIMIT + b'", "card": "4111-1111-1111-1111"}'
+    capture_id = capture(client, bin_id, body, "application/json")
+    link = client.post(f"/api/bins/{bin_id}/shares", json={}).json
+    base = f"/s/{link['token']}/requests/{capture_id}"
+    pane = client.get(base, headers=HTMX).text
+    assert f'hx-get="{base}/body?view=0"' in pane and "Load the full body" in pane
+    full = client.get(f"{base}/body?view=0", headers=HTMX)
+    assert full.status_code == 200 and "load-body" not in full.text
+    text = html_module.unescape(re.search(r'<pre class="body-text[^"]*">(.*?)</pre>', full.text, re.S).group(1))
+    assert '"card": "[redacted]"' in text and "4111" not in full.text
+    assert text.count("p") >= bodyview.PREVIEW_LIMIT  # the whole padding, past the preview
+    assert bin_id not in full.text
+    assert client.get(f"{base}/body?view=9", headers=HTMX).status_code == 404
+    assert client.delete(f"/api/bins/{bin_id}/shares/{link['id']}").status_code == 204
+    assert client.get(f"{base}/body?view=0", headers=HTMX).status_code == 404

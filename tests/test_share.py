@@ -92,6 +92,7 @@ def every_get(base: str, ids: dict) -> list[tuple[str, dict]]:
             (f"{base}/requests/{capture_id}", {}),
             (f"{base}/requests/{capture_id}/signature", HTMX),
             (f"{base}/requests/{capture_id}/raw", {}),
+            (f"{base}/requests/{capture_id}/body?view=0", HTMX),
         ]
     return urls
 

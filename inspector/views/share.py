@@ -234,6 +234,19 @@ def signature(token: str, capture_id: int) -> str:
     )
 
 
+@bp.get("/s/<token>/requests/<int:capture_id>/body")
+def body_view(token: str, capture_id: int) -> str:
+    """Fragment, on demand: `?view=<n>` is the detail pane's body view n in full, redacted like
+    the rest of the link (the pane shows its preview). 404 for a view the body does not have."""
+    access = _open(token)
+    row, _here = _capture(access, capture_id)
+    index = int_arg("view")
+    found = context.body_view_context(access.bin_, row, index, shared=access.view) if index is not None else None
+    if found is None:
+        abort(404, description="no such body view")
+    return render_template("partials/_body_view.html", **found)
+
+
 @bp.get("/s/<token>/requests/<int:capture_id>/raw")
 def raw_body(token: str, capture_id: int) -> Response:
     """The capture's body, redacted, as a download: only when the link allows it (else 404).

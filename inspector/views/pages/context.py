@@ -192,14 +192,16 @@ def _views(row: Capture, limit: int, hex_limit: int) -> list[bodyview.BodyView]:
     return bodyview.body_views(row.body, row.content_type, encoding, limit=limit, hex_limit=hex_limit)
 
 
-def body_view_context(bin_: Bin, row: Capture, index: int) -> dict[str, Any] | None:
+def body_view_context(
+    bin_: Bin, row: Capture, index: int, *, shared: SharedView | None = None
+) -> dict[str, Any] | None:
     """One body view of the detail pane in full (FULL_LIMIT characters, FULL_HEX bytes of hex)
     instead of its preview: `index` counts the views as the pane lists them. None when the
-    body has no such view. Only the owner's page loads it (a share link shows the previews)."""
+    body has no such view. A share link passes its view and a row already redacted for it."""
     views = _views(row, bodyview.FULL_LIMIT, bodyview.FULL_HEX)
     if not 0 <= index < len(views):
         return None
-    return {"row": row, "bin_url": bin_url(bin_.id), "view": views[index], "index": index, "full": True}
+    return {"row": row, "bin_url": page_url(bin_, shared), "view": views[index], "index": index, "full": True}
 
 
 def replay_body_context(row: Capture) -> dict[str, Any]:
