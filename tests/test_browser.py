@@ -95,7 +95,7 @@ def test_capture_appears_live_without_reload(page, live_server):
     page.evaluate("window.__sameDocument = true")
     capture_id = post_capture(live_server, bin_id, "/orders", json={"order": 1})
     row = page.locator(f"#req-{capture_id}")
-    expect(row).to_be_visible(timeout=5000)
+    expect(row).to_be_visible()
     expect(row.locator(".method")).to_have_text("POST")
     expect(row.locator(".path")).to_have_text("/orders")
     assert page.evaluate("window.__sameDocument") is True
@@ -128,9 +128,9 @@ def test_no_capture_is_missed_across_stream_reconnects(browser, tmp_path):
             ids.append(post_capture(server, bin_id))
             time.sleep(0.25)
         for capture_id in ids:
-            expect(page.locator(f"#req-{capture_id}")).to_have_count(1, timeout=10_000)
+            expect(page.locator(f"#req-{capture_id}")).to_have_count(1)
         assert page.locator(".request-row").count() == len(ids)
-        expect(page.locator("#live-status")).to_have_text("live", timeout=5000)
+        expect(page.locator("#live-status")).to_have_text("live")
     finally:
         context.close()
         server.stop()
@@ -143,7 +143,7 @@ def test_status_shows_reconnecting_then_live_when_the_stream_drops(page, live_se
     expect(page.locator("#live-status")).to_have_attribute("data-state", "reconnecting")
     capture_id = post_capture(live_server, bin_id)  # sent while the page has no stream
     page.unroute("**/stream*")
-    expect(page.locator("#live-status")).to_have_text("live", timeout=15_000)
+    expect(page.locator("#live-status")).to_have_text("live")
     expect(page.locator(f"#req-{capture_id}")).to_be_visible()
 
 
@@ -231,7 +231,7 @@ def test_live_rows_still_arrive_after_clear_all(page, live_server):
     page.click("#live header button.danger")
     expect(page.locator(".empty-note")).to_be_visible()
     later = post_capture(live_server, bin_id)
-    expect(page.locator(f"#req-{later}")).to_be_visible(timeout=3000)
+    expect(page.locator(f"#req-{later}")).to_be_visible()
 
 
 def test_home_creates_a_bin_and_remembers_it(page, live_server):
@@ -286,7 +286,7 @@ def test_secret_verdict_debugger_and_replay_flow(page, live_server):
     sample = build_sample("github", secret=secret, event="push", at=datetime.now(UTC))
     capture_id = post_capture(live_server, bin_id, "/gh", content=sample.body, headers=dict(sample.headers))
     row = page.locator(f"#req-{capture_id}")
-    expect(row.locator(".verdict")).to_have_text("valid", timeout=5000)
+    expect(row.locator(".verdict")).to_have_text("valid")
     expect(row.locator(".verdict")).to_have_class("badge verdict verdict-valid")
     expect(row.locator(".badge.event")).to_have_text("push")
 
@@ -362,7 +362,7 @@ def test_counts_update_live_and_after_clear_all(page, live_server):
     for _ in range(3):
         github_capture(live_server, bin_id, "some-secret")
     post_capture(live_server, bin_id)
-    expect(page.locator("#bin-counts")).to_have_text("4 of 1000 requests kept", timeout=5000)
+    expect(page.locator("#bin-counts")).to_have_text("4 of 1000 requests kept")
     expect(provider_option(page, "github")).to_have_text("GitHub (3)")
     expect(provider_option(page, "none")).to_have_text("no provider (1)")
     expect(page.locator('#facets select[name=verdict] option[value="no_secret"]')).to_have_text("no secret (3)")
@@ -371,7 +371,7 @@ def test_counts_update_live_and_after_clear_all(page, live_server):
     expect(page.locator("#bin-counts")).to_have_text("0 of 1000 requests kept")
     expect(provider_option(page, "github")).to_have_count(0)
     post_capture(live_server, bin_id)
-    expect(page.locator("#bin-counts")).to_have_text("1 of 1000 requests kept", timeout=5000)
+    expect(page.locator("#bin-counts")).to_have_text("1 of 1000 requests kept")
     assert page.recorder.csp_errors() == [] and page.recorder.page_errors == []
 
 

@@ -113,7 +113,7 @@ def test_capture_sent_after_the_page_opened_appears_live_through_the_link(page, 
     page.evaluate("window.__sameDocument = true")
     arrived = post_capture(live_server, bin_id, f"/late?token={QUERY_TOKEN}", json={"card": CARD})
     row = page.locator(f"#req-{arrived}")
-    expect(row).to_be_visible(timeout=5000)
+    expect(row).to_be_visible()
     expect(row.locator(".path")).to_have_text("/late?token=[redacted]")
     assert page.evaluate("window.__sameDocument") is True
     page.click(f"#req-{arrived} a")
@@ -146,7 +146,7 @@ def test_revoking_the_link_ends_the_open_page(page, live_server):
     expect(page.locator("#share-ended")).to_be_hidden()
     api(live_server, "DELETE", f"/api/bins/{bin_id}/shares/{link['id']}")
 
-    expect(page.locator("#share-ended")).to_be_visible(timeout=5000)
+    expect(page.locator("#share-ended")).to_be_visible()
     expect(page.locator("#share-ended")).to_have_text(ENDED)
     expect(page.locator("#live-status")).to_have_attribute("data-state", "ended")
     streams = len([url for url in page.requests if "/stream" in url])
