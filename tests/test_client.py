@@ -178,9 +178,9 @@ def test_each_wait_returns_the_next_match_then_times_out(bin_):
 def test_wait_returns_a_capture_that_arrives_during_the_wait(bin_):
     post_later(bin_, 0.4, "/during")
     started = time.monotonic()
-    capture = bin_.wait_for(timeout=3, path="/during")
+    capture = bin_.wait_for(timeout=15, path="/during")
     assert capture.text == "late"
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 7.5  # answered on arrival, long before the timeout
 
 
 def test_a_bin_got_by_url_waits_only_for_newer_captures(client, bin_):
