@@ -31,7 +31,6 @@ card.number", "body form card", "body withheld (over 2 MiB)"); parse_rules raise
 
 from __future__ import annotations
 
-import copy
 import gzip
 import importlib
 import json
@@ -43,16 +42,13 @@ from functools import cached_property, lru_cache
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
-from sqlalchemy import inspect
-
 from inspector.bins import InvalidInput
 from inspector.bodydecode import decompress
 from inspector.bodyview import media_type
 from inspector.capture.request import CapturedRequest
 from inspector.headers import first_header
-from inspector.models import Bin, Capture
+from inspector.models import Bin
 from inspector.safejson import loads_bounded
-from inspector.signing.analysis import captured_from_row
 
 DEFAULT_HEADERS = ("Authorization", "Cookie", "Set-Cookie", "Proxy-Authorization", "X-Api-Key")
 MASK = "[redacted]"
@@ -218,7 +214,7 @@ def _backtracking(pattern: str) -> str | None:
     return walk(parser.parse(pattern), False)
 
 
-def _apply_patterns(text: str, rules: Rules) -> tuple[str, list[int]]:
+def apply_patterns(text: str, rules: Rules) -> tuple[str, list[int]]:
     """`text` with every pattern's matches masked, and the numbers (from 1) of those that matched."""
     hits = []
     for number, pattern in enumerate(rules.compiled, 1):
@@ -238,7 +234,7 @@ def redact_headers(headers: Sequence[Sequence[str]], rules: Rules) -> tuple[list
             value = MASK
             notes.append(f"header {name}")
         elif rules.patterns:
-            value, hits = _apply_patterns(value, rules)
+            value, hits = apply_patterns(value, rules)
             notes += [f"header {name} pattern #{n}" for n in hits]
         pairs.append([name, value])
     return pairs, list(dict.fromkeys(notes))
@@ -257,7 +253,7 @@ def _redact_urlencoded(text: str, rules: Rules, where: str) -> tuple[str, list[s
             pieces[index] = f"{raw_name}={MASK}"
             notes.append(f"{where} {name}")
         elif equals and rules.patterns:
-            value, hits = _apply_patterns(unquote_plus(raw_value), rules)
+            value, hits = apply_patterns(unquote_plus(raw_value), rules)
             if hits:
                 pieces[index] = f"{raw_name}={quote_plus(value, safe='[]')}"
                 notes += [f"{where} {name} pattern #{n}" for n in hits]
@@ -344,7 +340,7 @@ def _redact_plain(body: bytes, content_type: str, rules: Rules) -> tuple[bytes, 
         body, found = _redact_multipart(body, params["boundary"], rules)
         notes += found
     if rules.patterns:
-        text, hits = _apply_patterns(body.decode("utf-8", "surrogateescape"), rules)
+        text, hits = apply_patterns(body.decode("utf-8", "surrogateescape"), rules)
         if hits:
             body = text.encode("utf-8", "surrogateescape")
             notes += [f"body pattern #{n}" for n in hits]
@@ -383,18 +379,3 @@ def redact_request(captured: CapturedRequest, rules: Rules) -> tuple[CapturedReq
     size = captured.body_size if body is captured.body else len(body) + captured.body_size - len(captured.body)
     pairs = tuple((name, value) for name, value in headers)
     return replace(captured, headers=pairs, query_string=query, body=body, body_size=size), notes
-
-
-def redacted_copy(row: Capture, rules: Rules) -> Capture:
-    """A transient Capture (never added to a session; `row` is not changed) with the rules
-    applied and every other column copied. Its `redacted` lists what was replaced at capture,
-    then what this copy replaced; its signature keeps no `debug` (the signature debugger shows
-    signed text and signatures)."""
-    values = {attr.key: getattr(row, attr.key) for attr in inspect(Capture).column_attrs}
-    redacted, notes = redact_request(captured_from_row(row), rules)
-    values |= {"headers": [list(pair) for pair in redacted.headers], "query_string": redacted.query_string}
-    values |= {"body": redacted.body, "body_size": redacted.body_size}
-    values["redacted"] = list(dict.fromkeys([*(row.redacted or []), *notes])) or None
-    if row.signature is not None:
-        values["signature"] = {**copy.deepcopy(row.signature), "debug": {}}
-    return Capture(**values)

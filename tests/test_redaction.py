@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 
-from inspector import redaction, store
+from inspector import redacted_view, redaction, store
 from inspector.bins import InvalidInput
 from inspector.capture import insert
 from inspector.db import db
@@ -211,7 +211,7 @@ def test_redacted_copy_leaves_the_stored_row_untouched(app, client, bin_id):
     with app.app_context():
         row = db.session.get(Capture, stored["id"])
         before = {attr: getattr(row, attr) for attr in ("headers", "query_string", "body", "body_size", "signature")}
-        copy = redaction.redacted_copy(row, rules(**FULL_RULES))
+        copy = redacted_view.redacted_copy(row, rules(**FULL_RULES))
         assert copy not in db.session and copy is not row
         shown = request_json(copy)
         assert not any(secret in json.dumps(shown) for secret in SECRETS)

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Response, abort, current_app, g, jsonify, request
 from werkzeug.routing import IntegerConverter, Map, UnicodeConverter
 
-from inspector import redaction, store, stream
+from inspector import redacted_view, redaction, store, stream
 from inspector.access.principal import OPEN, Principal
 from inspector.bins import MAX_ID, InvalidInput, Limits, check_http_url, is_http_url, with_default_scheme
 from inspector.delivery.forward import is_own_capture_url
@@ -227,7 +227,7 @@ def owner_redaction(bin_: Bin) -> redaction.Rules | None:
 
 def as_shown(row: Capture, rules: redaction.Rules | None) -> Capture:
     """The capture as the viewer sees it: a redacted copy under `rules`, else the row itself."""
-    return redaction.redacted_copy(row, rules) if rules is not None else row
+    return redacted_view.redacted_copy(row, rules) if rules is not None else row
 
 
 # What a list row shows (_request_row.html): all a redacted row copy holds.
@@ -250,8 +250,11 @@ def listed_row(row: Capture, rules: redaction.Rules | None) -> Capture:
     """A list row as shown under `rules` (the row itself when None): a transient copy of only
     the columns a row shows, its query string redacted. List rows are read without their
     bodies, and a stream's rows are detached from any session, so redacted_copy (which reads
-    the body) cannot take them; nothing else a row shows is redacted (the path never is)."""
+    the body) cannot take them; its event is shown as redacted_view says (the path never is
+    redacted)."""
     if rules is None:
         return row
     query, _notes = redaction.redact_query(row.query_string, rules)
-    return Capture(**{name: getattr(row, name) for name in _ROW_COLUMNS}, query_string=query)
+    shown = Capture(**{name: getattr(row, name) for name in _ROW_COLUMNS}, query_string=query)
+    shown.event = redacted_view.shown_event(row, rules)
+    return shown

@@ -25,7 +25,7 @@ from flask.blueprints import BlueprintSetupState
 
 # A view helper, imported by its full name: `from inspector.views.pages import` names the route module.
 import inspector.views.pages.context as context
-from inspector import redaction, store, stream
+from inspector import redacted_view, redaction, store, stream
 from inspector.models import Bin, Capture, ShareLink
 from inspector.store import access as access_store
 from inspector.views.common import event_stream_response, is_htmx, listed_row
@@ -102,7 +102,8 @@ def _check(token: str) -> _Access | _Gone:
         return _Gone(404)
     if bin_.expires_at is not None and bin_.expires_at <= now:
         return _Gone(410, bin_expired=True)
-    view = SharedView(base=url_for("share.page", token=token), allow_raw=link.allow_raw)
+    event_filter = redacted_view.event_filter_safe(redaction.rules_of(bin_))
+    view = SharedView(base=url_for("share.page", token=token), allow_raw=link.allow_raw, event_filter=event_filter)
     return _Access(link, bin_, view, _link_rules(bin_))
 
 
@@ -131,9 +132,11 @@ def _open(token: str) -> _Access:
     abort(response)
 
 
-def _filters() -> ListFilters:
-    """The list filters in the query that a share page takes (no text search: _SHARED_FILTERS)."""
-    return cast(ListFilters, {name: value for name, value in list_filters().items() if name in _SHARED_FILTERS})
+def _filters(access: _Access) -> ListFilters:
+    """The list filters in the query that a share page takes (no text search: _SHARED_FILTERS;
+    no event filter when the bin's rules could mask an event: SharedView.event_filter)."""
+    taken = [name for name in _SHARED_FILTERS if name != "event" or access.view.event_filter]
+    return cast(ListFilters, {name: value for name, value in list_filters().items() if name in taken})
 
 
 def _rows(rows: Iterable[Capture], rules: redaction.Rules) -> list[Capture]:
@@ -145,7 +148,7 @@ def _shown(row: Capture, rules: redaction.Rules) -> tuple[Capture, list[str]]:
     replaced at capture, and what this view replaced besides (shown apart: the first is what
     the owner lost too, the second what only the link's viewers do not see)."""
     at_capture = list(row.redacted or [])
-    copy = redaction.redacted_copy(row, rules)
+    copy = redacted_view.redacted_copy(row, rules)
     own = f"pattern #{len(rules.patterns)}"  # _link_rules' own pattern, named for the reader
     here = [note.replace(own, "capture URL") for note in copy.redacted or [] if note not in at_capture]
     copy.redacted = at_capture or None
@@ -168,7 +171,7 @@ def _detail(access: _Access, capture_id: int) -> dict[str, Any]:
 def _whole_page(access: _Access, before: int | None, selected: int | None) -> str:
     """The whole shared page, with capture `selected` open when it is in the bin."""
     bin_ = access.bin_
-    listed = context.list_context(bin_, before, _filters(), shared=access.view)
+    listed = context.list_context(bin_, before, _filters(access), shared=access.view)
     listed["rows"] = _rows(listed["rows"], access.rules)
     opened: dict[str, Any] = {"row": None}
     if selected is not None and store.get_capture(bin_.id, selected) is not None:
@@ -188,7 +191,7 @@ def page(token: str) -> str:
 def list_pane(token: str) -> Response:
     """Fragment: the whole list pane for the filters in the query (newest page, live)."""
     access = _open(token)
-    filters = _filters()
+    filters = _filters(access)
     data = context.list_context(access.bin_, None, filters, shared=access.view)
     data["rows"] = _rows(data["rows"], access.rules)
     response = make_response(render_template("partials/_list_pane.html", **data))
@@ -200,7 +203,7 @@ def list_pane(token: str) -> Response:
 def rows(token: str) -> str:
     """Fragment: one page of rows older than `before` (same filters), then the next "older" link."""
     access = _open(token)
-    filters = _filters()
+    filters = _filters(access)
     found, next_before = context.page_of_rows(access.bin_, int_arg("before"), filters)
     return render_template(
         "partials/_request_page.html",
@@ -271,7 +274,7 @@ def facets(token: str) -> Response:
     progress; tells the page to reload its list once the verdicts it shows are stale."""
     access = _open(token)
     shown = context.ListState(int_arg("list_generation") or 0, request.args.get("list_pending") == "1")
-    data = context.facets_context(access.bin_, _filters(), list_state=shown, shared=access.view)
+    data = context.facets_context(access.bin_, _filters(access), list_state=shown, shared=access.view)
     response = make_response(render_template("partials/_facets.html", **data))
     if shown.is_stale(access.bin_, data["stats"].unanalysed):
         response.headers["HX-Trigger"] = "hookloupe-analysis-done"
@@ -291,7 +294,7 @@ def stream_rows(token: str) -> Response:
             content_type="text/event-stream; charset=utf-8",
         )
     bin_id, share_id, rules, base = found.bin_.id, found.link.id, found.rules, found.view.base
-    filters = _filters()
+    filters = _filters(found)
     last_id = stream.parse_last_event_id(request.headers.get("Last-Event-ID"), request.args.get("after"))
     if last_id is None:
         newest = store.list_captures(bin_id, limit=1)

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from flask import current_app, url_for
 
-from inspector import bodyview, redaction, store
+from inspector import bodyview, redacted_view, redaction, store
 from inspector.analyser import verify_now
 from inspector.capture.request import query_pairs
 from inspector.delivery import compare
@@ -44,10 +44,12 @@ def bin_url(bin_id: str) -> str:
 class SharedView:
     """How a share link shows the bin: its pages live under `base` (`/s/<token>`, so the bin
     id, itself a capability, appears nowhere), and the raw body is offered only with
-    `allow_raw`. The captures handed in are already redacted (views/share.py)."""
+    `allow_raw`; the event filter only with `event_filter` (redacted_view.event_filter_safe).
+    The captures handed in are already redacted (views/share.py)."""
 
     base: str
     allow_raw: bool
+    event_filter: bool = True
 
 
 def page_url(bin_: Bin, shared: SharedView | None) -> str:
@@ -151,7 +153,7 @@ def bin_context(bin_: Bin, before: int | None, selected: int | None) -> dict[str
     row = store.get_capture(bin_.id, selected) if selected is not None else None
     rules = redaction.rules_of(bin_)
     if row is not None and rules.for_owner:  # the owner chose to see redacted values too
-        row = redaction.redacted_copy(row, rules)
+        row = redacted_view.redacted_copy(row, rules)
     listed = list_context(bin_, before, list_filters())
     return {
         **listed,
