@@ -84,6 +84,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         str(app.config["ANALYSER"]),
         sweep_s=float(app.config["ANALYSER_SWEEP_S"]),
         max_defer_s=float(app.config["ANALYSIS_MAX_DEFER_S"]),
+        index_share=float(app.config["SEARCH_INDEX_SHARE"]),
     )
     app.extensions["hookloupe.analyser"] = analyser
     analyser.start()

@@ -10,6 +10,12 @@ upgrade); see `Analyser.sweep` for how processes avoid doing the same work. Chan
 secrets clears that bin's verdicts and bumps its `analysis_generation` (store/secrets.py);
 `wake(bin_id)` re-analyses them now.
 
+The same thread keeps the text search index (store/indexing.py) after the analysis, and
+separately from it: a trigram index row costs about as much CPU as the capture itself, so
+while captures arrive it indexes for at most INDEX_SHARE of the time (IndexBudget), and
+without limit once none arrive. A search checks not-yet-indexed captures row by row, so it
+never misses one meanwhile (store/fts.py).
+
 A write is guarded: it only lands while the row is still unanalysed and the bin's generation is
 still the one whose secrets were used, so an analysis made with secrets that changed meanwhile
 is dropped and redone, never stored.
@@ -32,7 +38,7 @@ from typing import TypeVar
 
 from flask import Flask
 
-from inspector import metrics, search_index, store
+from inspector import metrics, store
 from inspector.capture.insert import Committed
 from inspector.capture.request import CapturedRequest
 from inspector.models import Bin, Capture
@@ -46,6 +52,7 @@ from inspector.signing.analysis import (
 )
 from inspector.signing.verify import SecretValue, Verification
 from inspector.store import analysis as analysis_store
+from inspector.store import indexing
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +73,14 @@ SATURATED = 0.75
 # process's queue (see `Analyser.sweep`).
 SWEEP_PAGE = 4 * BATCH
 RECENT_S = 30
+# The text search index is written INDEX_BATCH captures per transaction (a short hold of
+# SQLite's write lock), for at most INDEX_SHARE of the time while captures arrive; with work
+# left the thread comes back after INDEX_PAUSE_S.
+INDEX_BATCH = 16
+INDEX_SHARE = 0.05
+INDEX_PAUSE_S = 0.1
+# A process that took no capture for this long is idle: it indexes without limit.
+INDEX_IDLE_S = 0.5
 # Decrypted secrets are kept for this many bins per process (least recently used go first).
 SECRET_CACHE_BINS = 512
 
@@ -73,10 +88,29 @@ SECRET_CACHE_BINS = 512
 _Item = TypeVar("_Item")
 
 
+class IndexBudget:
+    """Seconds of indexing this process may spend now: INDEX_SHARE of the time that passes,
+    saved up to `most` seconds; an idle process (no capture for INDEX_IDLE_S) may always."""
+
+    def __init__(self, share: float = INDEX_SHARE, most: float = 0.5, now: float | None = None):
+        self.share, self.most = share, most
+        self.credit, self.last = 0.0, time.monotonic() if now is None else now
+
+    def may_run(self, now: float, *, idle: bool) -> bool:
+        self.credit = min(self.most, self.credit + self.share * (now - self.last))
+        self.last = now
+        return idle or self.credit > 0
+
+    def spend(self, seconds: float) -> None:
+        self.credit = max(-self.most, self.credit - seconds)
+
+
 class Analyser:
     """The per-process analyser of `app` (see the module docstring)."""
 
-    def __init__(self, app: Flask, mode: str, *, sweep_s: float, max_defer_s: float = 30.0):
+    def __init__(
+        self, app: Flask, mode: str, *, sweep_s: float, max_defer_s: float = 30.0, index_share: float = INDEX_SHARE
+    ):
         if mode not in ("background", "inline", "off"):
             raise ValueError(f"ANALYSER must be background, inline or off, not {mode!r}")
         self.app = app
@@ -86,6 +120,9 @@ class Analyser:
         self._inflight = 0  # captures this process is handling right now
         self._busy_since = 0.0  # when the current stretch with captures in flight began
         self._busy_total = 0.0  # seconds with captures in flight, before the current stretch
+        self._last_arrival = 0.0  # when this process last took a capture (monotonic)
+        self._index_budget = IndexBudget(index_share)
+        self.index_left = False  # whether captures still wait for the search index
         self._queued_bytes = 0
         self._oldest = 0.0  # when the oldest queued capture was handed over (monotonic)
         self._lock = threading.Lock()
@@ -106,6 +143,7 @@ class Analyser:
         as it is in memory, so the analyser need not read it back."""
         if self.mode == "inline":
             self.analyse_committed([committed])
+            self.index_pending()
         elif self.mode == "background":
             size = held_bytes(committed)
             with self._lock:
@@ -125,6 +163,7 @@ class Analyser:
             if self._inflight == 0:
                 self._busy_since = time.monotonic()
             self._inflight += 1
+            self._last_arrival = time.monotonic()
         try:
             yield
         finally:
@@ -200,8 +239,29 @@ class Analyser:
             seen_max = ids[-1]  # rows whose write was refused (secrets changed again) wait for the next wake
             written += self.analyse_ids(ids)
 
-    def sweep(self) -> int:
-        """Analyse the rows no process is about to analyse; returns how many were written.
+    def index_pending(self, *, budgeted: bool = False) -> int:
+        """Index the captures waiting for the search index, INDEX_BATCH per transaction, until
+        none wait; `budgeted` (the thread): only as IndexBudget allows. How many were indexed."""
+        done = 0
+        while not self._stop.is_set():
+            now = time.monotonic()
+            idle = self._inflight == 0 and now - self._last_arrival >= INDEX_IDLE_S
+            if budgeted and not self._index_budget.may_run(now, idle=idle):
+                self.index_left = True
+                return done
+            started = time.monotonic()
+            with self.app.app_context():
+                indexed = indexing.index_pending(INDEX_BATCH)
+            self._index_budget.spend(time.monotonic() - started)
+            done += indexed
+            if indexed < INDEX_BATCH:
+                self.index_left = False
+                return done
+        return done
+
+    def sweep(self, *, index: bool = True) -> int:
+        """Analyse the rows no process is about to analyse, and with `index` index every
+        capture waiting for the search index; returns how many analyses were written.
 
         A recent row may sit in another process's queue, so it is taken only when two sweeps
         in a row saw it unanalysed. An older one is a backlog (stored before a restart or a
@@ -217,10 +277,11 @@ class Analyser:
             backlog = analysis_store.backlog_page(recent_since, limit=SWEEP_PAGE)
         stale = sorted(recent & self._sighted)
         self._sighted = recent - set(stale)
-        with self.app.app_context():  # captures that came in analysed still need indexing
-            indexed = analysis_store.index_analysed_pending(SWEEP_PAGE)
-        self.backlog_left = len(backlog) == SWEEP_PAGE or indexed == SWEEP_PAGE
-        return self.analyse_ids(stale + backlog)
+        self.backlog_left = len(backlog) == SWEEP_PAGE
+        written = self.analyse_ids(stale + backlog)
+        if index:
+            self.index_pending()
+        return written
 
     def _analyse(self, batch: Sequence[Committed]) -> int:
         """Analyse `batch` with its bins' current secrets and write the results (app context)."""
@@ -234,7 +295,7 @@ class Analyser:
             generation, public_base, secrets = bins[item.bin_id]
             url = sender_url(self.app, public_base, item.bin_id, item.captured)
             analysis = analyse(item.captured, secrets, public_url=url, redacted=item.redacted)
-            results.append(analysis_store.Result(item.capture_id, item.bin_id, generation, analysis, _index_row(item)))
+            results.append(analysis_store.Result(item.capture_id, item.bin_id, generation, analysis))
         written = analysis_store.write(results) if results else 0
         if written:
             # Streams and waits on these bins see it now.
@@ -272,7 +333,8 @@ class Analyser:
     def _run(self) -> None:
         next_sweep = time.monotonic() + self.sweep_s
         while not self._stop.is_set():
-            self._wakeup.wait(max(0.0, next_sweep - time.monotonic()))
+            wait = next_sweep - time.monotonic()
+            self._wakeup.wait(max(0.0, min(wait, INDEX_PAUSE_S) if self.index_left else wait))
             self._wakeup.clear()
             self._yield_to_capture(self._oldest if self._queued else time.monotonic())
             with self._lock:
@@ -285,19 +347,12 @@ class Analyser:
                     self.analyse_bin(bin_id)
                 if time.monotonic() >= next_sweep:
                     self._yield_to_capture(next_sweep)
-                    self.sweep()
+                    self.sweep(index=False)
                     next_sweep = time.monotonic() + (0 if self.backlog_left else self.sweep_s)
+                self.index_pending(budgeted=True)
             except Exception:
                 log.exception("analysis pass failed")
                 self._stop.wait(1.0)
-
-
-def _index_row(item: Committed) -> tuple[int, str, bool, int]:
-    """The capture's text search index row, written with its analysis (search_index.py)."""
-    captured = item.captured
-    return search_index.index_row(
-        item.capture_id, captured.path, captured.query_string, captured.headers, captured.content_type, captured.body
-    )
 
 
 def held_bytes(committed: Committed) -> int:

@@ -65,6 +65,9 @@ ANALYSER = "background"
 ANALYSIS_MAX_DEFER_S = 30
 # An event stream holds a new capture back until it is analysed, at most this many seconds.
 ANALYSIS_WAIT_S = 1.0
+# While captures arrive, a process spends at most this share of its time writing the text
+# search index (a trigram row costs about as much as the capture); all of it once idle.
+SEARCH_INDEX_SHARE = 0.05
 # Seconds between sweeps for rows no process analysed (stored before a restart, or elsewhere).
 ANALYSER_SWEEP_S = 2
 

@@ -4,9 +4,10 @@ The index holds, per capture, `matchers.searchable_text` (lower-cased decoded bo
 path, query, form values) cut at TEXT_CHARS; `cut` marks a capture whose text was longer, so
 a search always checks it row by row. Every new capture is listed in
 `capture_search_pending` by a trigger on captures (whoever inserts it: the capture path, an
-import, a restore), and stays there until it is indexed: the analyser indexes it in the same
-transaction as its analysis (store/analysis.py), or in its sweep when it came in analysed. A
-search checks the pending captures row by row besides its index hits (store/fts.py).
+import, a restore), and stays there until it is indexed: the analyser's thread indexes the
+pending captures apart from their analysis, within a share of its time while captures arrive
+(analyser.py, store/indexing.py). A search checks the pending captures row by row besides its
+index hits (store/fts.py).
 
 - SQLite: an FTS5 table `capture_fts(words, cut)` with the trigram tokenizer (substring
   search, 3 characters or more), rowid = capture id; a trigger on captures removes a deleted
@@ -176,8 +177,15 @@ def write_rows(cursor: Any, dialect: str, rows: Sequence[tuple[int, str, bool, i
 
 
 def _row_of(row: Any) -> tuple[int, str, bool, int]:
-    headers = row.headers if isinstance(row.headers, list) else _json(row.headers)
-    return index_row(row.id, row.path, row.query_string, headers, row.content_type, bytes(row.body))
+    return index_row_of((row.id, row.path, row.query_string, row.headers, row.content_type, row.body))
+
+
+def index_row_of(values: Sequence[Any]) -> tuple[int, str, bool, int]:
+    """`index_row` of a database row (id, path, query_string, headers, content_type, body):
+    headers as the driver gives them (JSON text, or already a list), the body as bytes."""
+    capture_id, path, query_string, headers, content_type, body = values
+    headers = headers if isinstance(headers, list) else _json(headers)
+    return index_row(capture_id, path, query_string, headers, content_type, bytes(body))
 
 
 def _json(value: Any) -> list[list[str]]:

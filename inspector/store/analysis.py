@@ -10,15 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
-from inspector import search_index
 from inspector.capture import insert
 from inspector.capture.insert import Committed
 from inspector.db import db
 from inspector.models import Bin, Capture
 from inspector.signing.analysis import Analysis, captured_from_row, signature_json
-from inspector.store import fts
 
 _CAPTURE_COLUMNS = (
     Capture.id,
@@ -47,22 +45,18 @@ _SQL = {
         "update": _UPDATE.format(p="%s"),
         # Holds the bins' generations still until the writes commit (a secret change waits).
         "lock_bins": "SELECT id FROM bins WHERE id = ANY(%s) ORDER BY id FOR SHARE",
-        # Holds the captures being indexed until the index rows commit (a delete waits).
-        "lock_captures": "SELECT id FROM captures WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",
     },
 }
 
 
 @dataclass(frozen=True)
 class Result:
-    """One finished analysis, with the generation of the bin's secrets it was made with, and
-    the capture's text search index row (`search_index.index_row`; None: not indexed)."""
+    """One finished analysis, with the generation of the bin's secrets it was made with."""
 
     capture_id: int
     bin_id: str
     generation: int
     analysis: Analysis
-    index_row: tuple[int, str, bool, int] | None = None
 
 
 def unanalysed(ids: Sequence[int]) -> list[Committed]:
@@ -115,11 +109,9 @@ def bin_generations(bin_ids: Iterable[str]) -> list[tuple[str, int, str | None]]
 
 def write(results: Sequence[Result]) -> int:
     """Store the analyses in one write transaction (the capture path's group commit on
-    SQLite), with the captures' search index rows (which then are no longer pending). A row already analysed, deleted, or whose bin changed
-    generation meanwhile is left as it is (for another pass; its index row is written unless
-    it was deleted). Returns how many analyses were offered."""
-    dialect = db.engine.dialect.name
-    sql = _SQL[dialect]
+    SQLite). A row already analysed, deleted, or whose bin changed generation meanwhile is
+    left as it is (for another pass). Returns how many analyses were offered."""
+    sql = _SQL[db.engine.dialect.name]
     params = [
         (
             r.analysis.provider_id,
@@ -135,37 +127,14 @@ def write(results: Sequence[Result]) -> int:
         for r in sorted(results, key=lambda r: r.capture_id)
     ]
     bin_ids = sorted({r.bin_id for r in results})
-    indexed = sorted(r.index_row for r in results if r.index_row is not None)
-    if indexed and not fts.enabled():
-        indexed = []
 
     def work(cursor: Any) -> int:
         if "lock_bins" in sql:
             cursor.execute(sql["lock_bins"], (bin_ids,))
         cursor.executemany(sql["update"], params)
-        if indexed:
-            if "lock_captures" in sql:  # a capture deleted meanwhile is skipped, not a key error
-                cursor.execute(sql["lock_captures"], ([row[0] for row in indexed],))
-            search_index.write_rows(cursor, dialect, indexed)
         return len(params)
 
     return int(insert.run_write(work))
-
-
-def index_analysed_pending(limit: int) -> int:
-    """Index up to `limit` captures that wait for the search index although analysed (they
-    came in analysed: an import, a restore); how many were indexed. 0 without the index."""
-    if not fts.enabled():
-        return 0
-    pending = select(text("capture_id")).select_from(text("capture_search_pending"))
-    query = select(Capture.id, Capture.path, Capture.query_string, Capture.headers, Capture.content_type, Capture.body)
-    query = query.where(Capture.id.in_(pending), Capture.verdict.is_not(None)).order_by(Capture.id).limit(limit)
-    rows = [search_index.index_row(*row) for row in db.session.execute(query).all()]
-    db.session.rollback()  # the write runs on a connection of its own
-    if rows:
-        dialect = db.engine.dialect.name
-        insert.run_write(lambda cursor: search_index.write_rows(cursor, dialect, rows))
-    return len(rows)
 
 
 def count_unanalysed() -> int:

@@ -3,8 +3,9 @@
 `text_candidates(needle)` is a condition on Capture.id that keeps every capture the `text`
 matcher could accept: the index's hits for the lower-cased needle, the captures whose text
 was longer than the index holds (`cut`), and the captures not indexed yet (listed in
-capture_search_pending; the analyser indexes a capture when it analyses it, so they are
-few). The matcher still decides each row (matchers.py), so the index only has to never miss.
+capture_search_pending; the analyser indexes them soon after, within a share of its time
+while captures arrive). The matcher still decides each row (matchers.py), so the index only
+has to never miss.
 
 The index answers needles of MIN_CHARS characters or more (a trigram needs three); a shorter
 needle, or a database without the index, is narrowed by store/search.py and scanned.
