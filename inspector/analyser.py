@@ -143,7 +143,10 @@ class Analyser:
         as it is in memory, so the analyser need not read it back."""
         if self.mode == "inline":
             self.analyse_committed([committed])
-            self.index_pending()
+            try:
+                self.index_pending()
+            except Exception:  # the capture is stored; a search checks it row by row meanwhile
+                log.exception("indexing for text search failed")
         elif self.mode == "background":
             size = held_bytes(committed)
             with self._lock:

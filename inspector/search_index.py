@@ -132,11 +132,15 @@ def index_row(
     capture_id: int, path: str, query_string: str, headers: Iterable[Sequence[str]], content_type: str, body: bytes
 ) -> tuple[int, str, bool, int]:
     """The UPSERT parameters for one capture: (id, text, cut, id). NUL (which PostgreSQL text
-    cannot hold) becomes a space: at worst a search checks one more row."""
+    cannot hold) becomes a space: at worst a search checks one more row. A lone surrogate (a
+    restored path or header that was not UTF-8) cannot be stored as text: it becomes "?" and
+    the row is marked `cut`, so the matcher checks it row by row."""
     headers = list(headers)
     words = searchable_text(path, query_string, headers, content_type, decoded_body(headers, body))
     cut = len(words) > TEXT_CHARS
-    return capture_id, words[:TEXT_CHARS].replace("\0", " "), cut, capture_id
+    stored = words[:TEXT_CHARS].replace("\0", " ")
+    storable = stored if stored.isascii() else stored.encode("utf-8", "replace").decode("utf-8")
+    return capture_id, storable, cut or storable != stored, capture_id
 
 
 def cut_value(dialect: str, cut: bool) -> Any:

@@ -118,3 +118,22 @@ def test_two_indexers_never_index_the_same_capture(database_url, tmp_path):
         assert sum(counts) == total and pending(app) == 0 and indexed_rows(app) == total
     finally:
         close(app)
+
+
+def test_a_lone_surrogate_is_indexed_replaced_and_the_row_checked_by_the_matcher(database_url, tmp_path):
+    """A restored header that was not UTF-8 comes back from its JSON as a lone surrogate, which
+    no text column can hold: the row is indexed with "?" and marked `cut` (checked row by row)."""
+    app = make_app(database_url, tmp_path, ANALYSER="off")
+    client = app.test_client()
+    try:
+        bin_id = client.post("/api/bins", json={"name": "surrogate"}).json["id"]
+        capture_many(client, bin_id, 1)
+        with app.app_context():
+            db.session.execute(text("UPDATE captures SET headers = :h"), {"h": '[["X-Odd", "a\\udcffb"]]'})
+            db.session.commit()
+            assert indexing.index_pending(INDEX_BATCH) == 1
+        assert pending(app) == 0 and indexed_rows(app) == 1
+        found = client.get(f"/api/bins/{bin_id}/requests", query_string={"q": "x-odd"}).json["requests"]
+        assert [row["path"] for row in found] == ["/n0"]
+    finally:
+        close(app)
