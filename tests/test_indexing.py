@@ -86,7 +86,7 @@ def test_indexing_takes_its_share_while_captures_arrive_and_all_when_they_stop(d
         bin_id = client.post("/api/bins", json={"name": "budgeted"}).json["id"]
         capture_many(client, bin_id, 3 * INDEX_BATCH)
         with analyser.capturing():  # a capture in flight: the process is not idle
-            analyser._index_budget = IndexBudget(now=time.monotonic())  # nothing saved up yet
+            analyser._index_budget = IndexBudget(now=time.monotonic() - 0.01)  # 0.5 ms saved up
             assert analyser.index_pending(budgeted=True) == INDEX_BATCH  # one batch, then its share is spent
             assert analyser.index_left and pending(app) == 2 * INDEX_BATCH
         time.sleep(INDEX_IDLE_S)  # no capture since: idle
