@@ -129,6 +129,13 @@ class RunningRelay:
     def stop(self) -> None:
         self._stop.set()
 
+    def wait_for_lines(self, count: int, timeout: float = 10.0) -> list[str]:
+        """The lines printed so far, once there are `count` (a line follows its delivery's answer)."""
+        deadline = time.monotonic() + timeout
+        while len(self.lines) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.lines
+
 
 def send_captures(server_url: str, bin_id: str, bodies: list[bytes]) -> list[int]:
     with httpx.Client() as client:
@@ -159,7 +166,8 @@ def test_relays_five_binary_captures_in_order_byte_exact(live_server, target):
         assert [r.body for r in received] == bodies
         assert [r.path for r in received] == [f"/local/in/{n}?n={n}" for n in range(5)]
         assert all(r.header("X-Hookloupe-Hop") == "1" for r in received)
-        assert len(running.lines) >= 6 and "→ 200" in running.lines[-1]
+        lines = running.wait_for_lines(6)
+        assert len(lines) >= 6 and "→ 200" in lines[-1]
     finally:
         running.stop()
 
