@@ -51,16 +51,10 @@ def derived_value(value: str | None, sources: tuple[str, ...], rules: Rules) -> 
     return apply_patterns(value, rules)[0]
 
 
-def shown_event(row: Capture, rules: Rules) -> str | None:
-    """The capture's event as a view under `rules` shows it."""
+def shown(row: Capture, field: str, rules: Rules) -> str | None:
+    """The capture's `event` or `delivery_id` as a view under `rules` shows it."""
     entry = providers.get(row.provider_id)
-    return derived_value(row.event, entry.event if entry else (), rules)
-
-
-def shown_delivery_id(row: Capture, rules: Rules) -> str | None:
-    """The capture's delivery id as a view under `rules` shows it."""
-    entry = providers.get(row.provider_id)
-    return derived_value(row.delivery_id, entry.delivery_id if entry else (), rules)
+    return derived_value(getattr(row, field), getattr(entry, field) if entry else (), rules)
 
 
 def event_filter_safe(rules: Rules) -> bool:
@@ -80,7 +74,7 @@ def redacted_copy(row: Capture, rules: Rules) -> Capture:
     redacted, notes = redact_request(captured_from_row(row), rules)
     values |= {"headers": [list(pair) for pair in redacted.headers], "query_string": redacted.query_string}
     values |= {"body": redacted.body, "body_size": redacted.body_size}
-    values |= {"event": shown_event(row, rules), "delivery_id": shown_delivery_id(row, rules)}
+    values |= {field: shown(row, field, rules) for field in ("event", "delivery_id")}
     values["redacted"] = list(dict.fromkeys([*(row.redacted or []), *notes])) or None
     if row.signature is not None:
         values["signature"] = {**copy.deepcopy(row.signature), "debug": {}}

@@ -256,5 +256,5 @@ def listed_row(row: Capture, rules: redaction.Rules | None) -> Capture:
         return row
     query, _notes = redaction.redact_query(row.query_string, rules)
     shown = Capture(**{name: getattr(row, name) for name in _ROW_COLUMNS}, query_string=query)
-    shown.event = redacted_view.shown_event(row, rules)
+    shown.event = redacted_view.shown(row, "event", rules)
     return shown
